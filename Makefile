@@ -1,0 +1,37 @@
+# Every target creates the virtual environment first when it is missing
+# (or when requirements.txt / pyproject.toml changed since it was made).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+export PYTHONHASHSEED ?= 0
+
+.PHONY: lab test unit notebooks course slides student bench clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+lab: $(STAMP)
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter lab notebooks/
+
+# Unit tests and every notebook under nbval, in one run, one summary.
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,35 @@
+"""Repository-wide pytest setup: headless plotting and a count of what ran."""
+import os
+import sys
+from collections import Counter
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _kind(nodeid):
+    return "notebook cells" if ".ipynb" in nodeid.split("::")[0] else "unit tests"
+
+
+def pytest_terminal_summary(terminalreporter):
+    counts = Counter()
+    notebooks = set()
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") not in ("call", None) and outcome == "passed":
+                continue
+            counts[(_kind(nodeid), outcome)] += 1
+            if ".ipynb" in nodeid:
+                notebooks.add(nodeid.split("::")[0])
+    terminalreporter.section("course test count")
+    for kind in ("unit tests", "notebook cells"):
+        parts = ", ".join(f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error", "skipped"))
+        terminalreporter.write_line(f"{kind:15s}: {parts}")
+    terminalreporter.write_line(f"{'notebooks':15s}: {len(notebooks)}")
+
+    worst = getattr(sys.modules.get("test_optim"), "WORST", {})
+    if worst:
+        terminalreporter.section("worst relative error, ours vs reference (float64)")
+        for key in sorted(worst):
+            terminalreporter.write_line(f"{key:48s} {worst[key]:.1e}")

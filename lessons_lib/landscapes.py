@@ -1,0 +1,213 @@
+r"""Test functions for optimizers: 1-D and 2-D landscapes with analytic gradients.
+
+Each landscape has `value(x)`, `grad(x)`, `minima`, `saddle_points`, plotting
+`bounds` (one `(low, high)` pair per dimension), `dim`, `name` and a LaTeX
+`formula` for slides. `x` is a point of shape `(dim,)`; `value` and `grad` also
+take a stack of points of shape `(dim, ...)`, so a whole plotting grid is one call:
+
+    >>> f = REGISTRY["rosenbrock"]
+    >>> f.value([1.0, 1.0])
+    0.0
+    >>> X, Y, Z = f.grid(100)          # Z = f.value(np.stack([X, Y]))
+
+`Quadratic(A, b)` builds $f(x) = \tfrac12 x^\top A x - b^\top x$ with chosen curvature
+and knows its Lipschitz constant `L`, so a lesson can talk about steps 1/L and 2/L.
+"""
+import numpy as np
+
+
+class Landscape:
+    """A function to minimise. Subclasses implement `_value(p)` and `_grad(p)` on
+    arrays `p` of shape `(dim, ...)`, written with NumPy so they broadcast."""
+
+    def __init__(self, name, dim, formula, bounds, minima, saddle_points=()):
+        self.name, self.dim, self.formula = name, dim, formula
+        self.bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
+        # REGISTRY objects are shared by every lesson: freeze the points.
+        self.minima = [_frozen(m) for m in minima]
+        self.saddle_points = [_frozen(s) for s in saddle_points]
+
+    def value(self, x):
+        """f(x): a float for one point of shape (dim,), an array for shape (dim, ...)."""
+        x = self._check(x)
+        v = self._value(x)
+        return float(v) if x.ndim == 1 else np.asarray(v)
+
+    def grad(self, x):
+        """∇f(x), the analytic gradient, with the same shape as x."""
+        x = self._check(x)
+        return np.asarray(self._grad(x), dtype=float)
+
+    __call__ = value
+
+    def grid(self, resolution=200, bounds=None):
+        """Points and values over `bounds` for plotting: (X, Y, Z) in 2-D, (x, f(x)) in 1-D."""
+        bounds = self.bounds if bounds is None else bounds
+        axes = [np.linspace(lo, hi, resolution) for lo, hi in bounds]
+        points = np.stack(np.meshgrid(*axes)) if self.dim == 2 else np.stack(axes)
+        return (*points, self.value(points))
+
+    def _check(self, x):
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 0 or x.shape[0] != self.dim:
+            raise ValueError(f"{self.name}: x must be a point of dimension {self.dim} "
+                             f"(shape ({self.dim},), or ({self.dim}, ...) for a grid); "
+                             f"got shape {x.shape}")
+        return x
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}, dim={self.dim}>"
+
+
+def _frozen(point):
+    point = np.array(point, dtype=float)
+    point.flags.writeable = False
+    return point
+
+
+class Quadratic(Landscape):
+    r"""f(x) = ½ xᵀA x − bᵀx + c,   ∇f(x) = A x − b,   Hessian A (symmetric).
+
+    The gradient is L-Lipschitz with L = max |λ(A)|: gradient descent converges for
+    a step below 2/L, and 1/L is the safe textbook choice. With μ = min λ(A) > 0 the
+    condition number κ = L/μ says how elongated the valley is (how slow GD gets).
+    The only critical point is A⁻¹b: a minimum when A is positive definite, a
+    saddle when A has eigenvalues of both signs. The constant c moves only the values
+    (the mean squared error of linear regression is such a quadratic in the weights).
+    """
+
+    def __init__(self, A, b=None, c=0.0, *, name="quadratic", formula=None, bounds=None):
+        A = np.atleast_2d(np.asarray(A, dtype=float))
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"Quadratic: A must be a square matrix; got shape {A.shape}")
+        if not np.allclose(A, A.T):
+            raise ValueError(f"Quadratic: A must be symmetric (f only depends on (A + Aᵀ)/2); got {A.tolist()}")
+        n = A.shape[0]
+        b = np.zeros(n) if b is None else np.asarray(b, dtype=float)
+        if b.shape != (n,):
+            raise ValueError(f"Quadratic: b must have shape ({n},) to match A; got shape {b.shape}")
+        self.A, self.b, self.c = (A + A.T) / 2, b, float(c)
+        self.eigenvalues = np.linalg.eigvalsh(self.A)  # ascending
+        self.L = float(np.abs(self.eigenvalues).max())
+        self.mu = float(self.eigenvalues.min())
+        self.condition_number = self.L / self.mu if self.mu > 0 else np.inf
+
+        singular = np.isclose(np.abs(self.eigenvalues).min(), 0.0)
+        center = np.zeros(n) if singular else np.linalg.solve(self.A, b) + 0.0  # + 0.0: no −0 in reprs
+        minima = [center] if self.mu > 0 and not singular else []
+        saddles = [center] if not singular and self.eigenvalues[0] < 0 < self.eigenvalues[-1] else []
+        if bounds is None:
+            bounds = [(m - 5.0, m + 5.0) for m in center]
+        if formula is None:
+            formula = r"f(\mathbf{x}) = \frac{1}{2}\,\mathbf{x}^\top A\,\mathbf{x} - \mathbf{b}^\top \mathbf{x} + c"
+        super().__init__(name, n, formula, bounds, minima, saddles)
+
+    def _value(self, p):
+        return 0.5 * np.sum(p * np.tensordot(self.A, p, axes=1), axis=0) - np.tensordot(self.b, p, axes=1) + self.c
+
+    def _grad(self, p):
+        return np.tensordot(self.A, p, axes=1) - self.b.reshape((-1,) + (1,) * (p.ndim - 1))
+
+
+class Rosenbrock(Landscape):
+    r"""f(x, y) = (a − x)² + b (y − x²)²;  minimum 0 at (a, a²).
+
+    ∂f/∂x = −2(a − x) − 4b x (y − x²),   ∂f/∂y = 2b (y − x²).
+    A narrow curved valley: easy to find, slow to follow to the end.
+    """
+
+    def __init__(self, a=1.0, b=100.0):
+        self.a, self.b = a, b
+        super().__init__("rosenbrock", 2, rf"f(x, y) = ({a:g} - x)^2 + {b:g}\,(y - x^2)^2",
+                         [(-2.0, 2.0), (-1.0, 3.0)], [(a, a * a)])
+
+    def _value(self, p):
+        x, y = p
+        return (self.a - x) ** 2 + self.b * (y - x**2) ** 2
+
+    def _grad(self, p):
+        x, y = p
+        return [-2 * (self.a - x) - 4 * self.b * x * (y - x**2), 2 * self.b * (y - x**2)]
+
+
+class Beale(Landscape):
+    r"""f(x, y) = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²;  minimum 0 at (3, ½).
+
+    With tᵢ = cᵢ − x + x yⁱ:  ∂f/∂x = Σ 2tᵢ (yⁱ − 1),   ∂f/∂y = Σ 2tᵢ · i x yⁱ⁻¹.
+    Flat plateaus and steep ridges: step sizes that suit one part fail in another.
+    """
+
+    def __init__(self):
+        super().__init__("beale", 2,
+                         r"f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
+                         [(-4.5, 4.5), (-4.5, 4.5)], [(3.0, 0.5)])
+
+    _c = (1.5, 2.25, 2.625)
+
+    def _value(self, p):
+        x, y = p
+        return sum((c - x + x * y**i) ** 2 for i, c in enumerate(self._c, start=1))
+
+    def _grad(self, p):
+        x, y = p
+        t = [c - x + x * y**i for i, c in enumerate(self._c, start=1)]
+        return [sum(2 * t[i - 1] * (y**i - 1) for i in (1, 2, 3)),
+                sum(2 * t[i - 1] * i * x * y ** (i - 1) for i in (1, 2, 3))]
+
+
+class Himmelblau(Landscape):
+    r"""f(x, y) = (x² + y − 11)² + (x + y² − 7)²;  four minima, all with value 0.
+
+    ∂f/∂x = 4x (x² + y − 11) + 2 (x + y² − 7),   ∂f/∂y = 2 (x² + y − 11) + 4y (x + y² − 7).
+    Which minimum an optimizer reaches depends on where it starts.
+    """
+
+    def __init__(self):
+        # (3, 2) is exact; the other three are roots of a cubic, refined by Newton's method.
+        minima = [(3.0, 2.0), (-2.805118086952745, 3.131312518250573),
+                  (-3.779310253377747, -3.2831859912861696), (3.5844283403304917, -1.8481265269644034)]
+        super().__init__("himmelblau", 2, r"f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+                         [(-5.0, 5.0), (-5.0, 5.0)], minima)
+
+    def _value(self, p):
+        x, y = p
+        return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+    def _grad(self, p):
+        x, y = p
+        u, v = x**2 + y - 11, x + y**2 - 7
+        return [4 * x * u + 2 * v, 2 * u + 4 * y * v]
+
+
+class Rastrigin(Landscape):
+    r"""f(x) = 10 n + Σᵢ (xᵢ² − 10 cos 2πxᵢ);  global minimum 0 at the origin.
+
+    ∂f/∂xᵢ = 2xᵢ + 20π sin 2πxᵢ.  A bowl covered in local minima, one near every
+    integer point: the trap for plain gradient descent.
+    """
+
+    def __init__(self, dim=2):
+        super().__init__("rastrigin", dim,
+                         r"f(\mathbf{x}) = 10n + \sum_{i=1}^{n} \left(x_i^2 - 10\cos 2\pi x_i\right)",
+                         [(-5.12, 5.12)] * dim, [np.zeros(dim)])
+
+    def _value(self, p):
+        return 10 * self.dim + np.sum(p**2 - 10 * np.cos(2 * np.pi * p), axis=0)
+
+    def _grad(self, p):
+        return 2 * p + 20 * np.pi * np.sin(2 * np.pi * p)
+
+
+def _registry():
+    quadratic = Quadratic([[2.0]], name="quadratic", formula=r"f(x) = x^2", bounds=[(-3, 3)])
+    # κ = 50: GD with a step of 1/L crawls along x (it shrinks by 1 − 1/κ = 0.98 per
+    # step) while momentum 0.9 shrinks by √0.9 ≈ 0.95: a visible win.
+    ill = Quadratic(np.diag([1.0, 50.0]), name="ill_conditioned",
+                    formula=r"f(x, y) = \frac{1}{2}\,(x^2 + 50\,y^2)", bounds=[(-10, 10), (-4, 4)])
+    saddle = Quadratic(np.diag([2.0, -2.0]), name="saddle", formula=r"f(x, y) = x^2 - y^2",
+                       bounds=[(-2, 2), (-2, 2)])
+    items = [quadratic, ill, Rosenbrock(), Beale(), Himmelblau(), saddle, Rastrigin()]
+    return {f.name: f for f in items}
+
+
+REGISTRY = _registry()

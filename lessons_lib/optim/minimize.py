@@ -1,0 +1,40 @@
+"""Run an optimizer on a landscape with NumPy and keep the whole path."""
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """The iterate or the loss stopped being a finite number."""
+
+
+def minimize(opt, f, x0, steps, *, schedule=None, stop_on_divergence=True):
+    """Trajectory of `opt` on landscape `f` from `x0`: array of shape (steps+1, dim).
+
+    Row 0 is x0; row k is the point after k updates. `schedule(step)` (step 0 =
+    first update) overrides the learning rate. If an iterate stops being
+    finite, a DivergenceError names the step and the learning rate; with
+    `stop_on_divergence=False` the trajectory is returned up to that point
+    instead (so a lesson can draw a divergent run).
+    """
+    x = np.array(x0, dtype=float)
+    dim = getattr(f, "dim", x.size)
+    if x.ndim != 1 or x.size != dim:
+        raise ValueError(f"x0 must be a 1-D array of length {dim} for {getattr(f, 'name', f)!r}; "
+                         f"got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"x0 must be finite; got {x.tolist()}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
+    path = [x]
+    state = opt.init(x)
+    for k in range(steps):
+        lr = opt.lr if schedule is None else schedule(k)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x, state = opt.update(x, f.grad(x), state, lr=lr)
+        if not np.all(np.isfinite(x)):
+            if not stop_on_divergence:
+                break
+            raise DivergenceError(
+                f"{type(opt).__name__} diverged at step {k + 1} with lr={lr:g}: the iterate is "
+                f"no longer finite. Try a smaller learning rate (e.g. lr={lr / 10:g}).")
+        path.append(x)
+    return np.stack(path)

@@ -1,0 +1,334 @@
+"""Figures and animations for the lessons.
+
+Every function returns a matplotlib Figure (or, for `animate`, a FuncAnimation)
+and never calls `plt.show()`. Pass `ax=` to draw into an existing Axes. Figures
+are made with pyplot, so Jupyter shows each one once at the end of the cell; end
+the cell with `;` or assign the result (`fig = plots.contour(...)`) so that the
+returned Figure is not shown a second time.
+
+Trajectories are arrays of shape (steps + 1, dim), as `optim.minimize` returns
+them; pass one array or a dict label -> array to compare several.
+"""
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.animation import FuncAnimation
+
+DEFAULT_FRAMES = 60
+MAX_FRAMES = 100  # every frame is a PNG inside the notebook: keep files and render times small
+
+
+def contour(landscape, trajectories=None, *, ax=None, levels=30, log_levels=None, title=None,
+            bounds=None, resolution=200, aspect="equal"):
+    """Filled contours of a 2-D landscape over its bounds, minima (★) and saddle points (✕)
+    marked, and trajectories drawn with their start (○) and end (■).
+
+    Log-spaced levels, f_min + geomspace(10⁻⁵·Δ, Δ) with Δ = f_max − f_min over the
+    grid, put as many bands on a valley floor as on its walls (Rosenbrock needs that).
+    The default, log_levels=None, uses them when the landscape has a minimum and
+    evenly spaced levels otherwise (a saddle has no floor to zoom into).
+    `levels` may also be an explicit increasing sequence of values.
+    """
+    _require_dim(landscape, 2, "contour", "use plots.curve for a 1-D landscape")
+    paths = _trajectories(trajectories, 2)
+    own_figure = ax is None
+    fig, ax = _axes(ax)
+    _draw_landscape(ax, landscape, levels, log_levels, bounds, resolution, aspect)
+    for label, path in paths.items():
+        line, = ax.plot(path[:, 0], path[:, 1], "-o", ms=2.5, lw=1.5, label=label)
+        _ends(ax, path[0], path[-1], line.get_color())
+    if paths:
+        _end_legend_entries(ax)
+    _finish(ax, _title(landscape, title), outside=own_figure)
+    return fig
+
+
+def curve(landscape, trajectories=None, *, ax=None, title=None, bounds=None, resolution=400):
+    """A 1-D landscape f(x) over its bounds, with the iterates drawn on the curve, so
+    each step of gradient descent shows as a point (x_t, f(x_t)).
+
+    Iterates that leave the bounds (a diverging step size) leave the picture too:
+    the axes stay on the curve.
+    """
+    _require_dim(landscape, 1, "curve", "use plots.contour for a 2-D landscape")
+    paths = _trajectories(trajectories, 1)
+    bounds = _bounds(landscape, bounds)
+    fig, ax = _axes(ax)
+    xs, fx = landscape.grid(resolution, bounds)
+    ax.plot(xs, fx, color="0.3", lw=1.5, label="_f")
+    _mark_points(ax, [(m[0], landscape.value(m)) for m in landscape.minima], "*", "minimum", "minima")
+    for label, path in paths.items():
+        points = np.column_stack([path[:, 0], landscape.value(path.T)])
+        line, = ax.plot(points[:, 0], points[:, 1], "-o", ms=4, lw=1, alpha=0.8, label=label)
+        _ends(ax, points[0], points[-1], line.get_color())
+    if paths:
+        _end_legend_entries(ax)
+    margin = 0.05 * (fx.max() - fx.min())
+    ax.set_xlim(bounds[0])
+    ax.set_ylim(fx.min() - margin, fx.max() + margin)
+    ax.set_xlabel("x")
+    ax.set_ylabel("f(x)")
+    _finish(ax, _title(landscape, title))
+    return fig
+
+
+def surface_3d(landscape, trajectories=None, *, ax=None, title=None, bounds=None, resolution=60,
+               elev=35, azim=-60, cmap="viridis"):
+    """A 2-D landscape as a 3-D surface z = f(x, y), trajectories drawn on it.
+
+    Points of a trajectory outside the bounds are left out, because a 3-D Axes
+    does not clip lines to its box.
+    """
+    _require_dim(landscape, 2, "surface_3d", "use plots.curve for a 1-D landscape")
+    paths = _trajectories(trajectories, 2)
+    bounds = _bounds(landscape, bounds)
+    if ax is None:
+        fig = plt.figure()
+        ax = fig.add_subplot(projection="3d")
+    elif ax.name != "3d":
+        raise ValueError(f"ax must be a 3-D Axes (fig.add_subplot(projection='3d')); got a {ax.name!r} Axes")
+    X, Y, Z = landscape.grid(resolution, bounds)
+    ax.plot_surface(X, Y, Z, cmap=cmap, alpha=0.75, linewidth=0)
+    (x0, x1), (y0, y1) = bounds
+    for label, path in paths.items():
+        inside = (path[:, 0] >= x0) & (path[:, 0] <= x1) & (path[:, 1] >= y0) & (path[:, 1] <= y1)
+        path = np.where(inside[:, None], path, np.nan)
+        ax.plot(path[:, 0], path[:, 1], landscape.value(path.T), "-o", ms=2.5, lw=1.5, label=label, zorder=10)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("f(x, y)")
+    _finish(ax, _title(landscape, title))
+    return ax.figure
+
+
+def loss_curves(curves, *, ax=None, log=True, xlabel="step", ylabel="loss", title=None, floor=1e-16):
+    """Loss against step for one curve (a sequence) or several (a dict label -> sequence).
+
+    On the log scale (the default) values below `floor` (an exact 0 after
+    convergence) are drawn at `floor`; inf and NaN (a run that diverged) are left
+    out, so the line stops where it blew up.
+    """
+    curves = _sequences(curves, "curves")
+    fig, ax = _axes(ax)
+    for label, y in curves.items():
+        y = np.where(np.isfinite(y), y, np.nan)
+        if log:
+            if np.nanmin(y, initial=np.inf) < 0:
+                raise ValueError(f"curves[{label!r}] has negative values (min {np.nanmin(y):g}), "
+                                 "which a log scale cannot show; pass log=False")
+            y = np.maximum(y, floor)
+        ax.plot(np.arange(len(y)), y, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _finish(ax, title)
+    return fig
+
+
+def schedule(schedules, total_steps=None, *, ax=None, log=False, xlabel="step",
+             ylabel="learning rate", title=None):
+    """Learning rate against step for one schedule or a dict label -> schedule.
+
+    A schedule is a callable `step -> lr` (step 0 is the first update), evaluated
+    for steps 0 .. total_steps − 1, or a sequence of learning rates (cut to
+    total_steps when given).
+    """
+    if callable(schedules) or not isinstance(schedules, dict):
+        schedules = {None: schedules}
+    if total_steps is not None and (not _is_int(total_steps) or total_steps < 1):
+        raise ValueError(f"total_steps must be a positive int; got {total_steps!r}")
+    lrs = {}
+    for label, sched in schedules.items():
+        if callable(sched):
+            if total_steps is None:
+                raise ValueError(f"total_steps is needed to evaluate the callable schedule {label!r}; "
+                                 "pass the number of updates, e.g. total_steps=100")
+            lrs[label] = [float(sched(step)) for step in range(total_steps)]
+        else:
+            lrs[label] = sched if total_steps is None else list(sched)[:total_steps]
+    fig, ax = _axes(ax)
+    for label, y in _sequences(lrs, "schedules").items():
+        ax.plot(np.arange(len(y)), y, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _finish(ax, title)
+    return fig
+
+
+def animate(landscape, trajectories, *, interval=80, frames=None, levels=30, log_levels=None,
+            title=None, bounds=None, aspect="equal"):
+    """Trajectories moving over the contour of a 2-D landscape, one frame per few steps.
+
+    Long trajectories are subsampled to `frames` frames (default
+    min(steps + 1, 60), at most 100) so the animation renders fast on a laptop CPU.
+    The figure is closed so that Jupyter does not also show it as a still image;
+    show the animation with `IPython.display.HTML(anim.to_jshtml())`.
+    """
+    _require_dim(landscape, 2, "animate", "use plots.curve for a 1-D landscape")
+    paths = _trajectories(trajectories, 2)
+    if not paths:
+        raise ValueError("trajectories must hold at least one trajectory to animate; got none")
+    longest = max(len(path) for path in paths.values())
+    if frames is None:
+        frames = min(longest, DEFAULT_FRAMES)
+    elif not _is_int(frames) or not 1 <= frames <= MAX_FRAMES:
+        raise ValueError(f"frames must be an int from 1 to {MAX_FRAMES}; got {frames!r}")
+    steps = np.unique(np.linspace(0, longest - 1, frames).round().astype(int))
+
+    # Frame size is what makes jshtml heavy (each frame is a PNG): keep it small.
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=80, layout="constrained")
+    _draw_landscape(ax, landscape, levels, log_levels, bounds, 200, aspect)
+    moving = []
+    for label, path in paths.items():
+        line, = ax.plot([], [], "-", lw=1.5, label=label)
+        head, = ax.plot([], [], "o", ms=7, color=line.get_color(), label="_head")
+        ax.plot(*path[0], "o", ms=7, mfc="white", mec=line.get_color(), label="_start")
+        moving.append((path, line, head))
+    clock = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top")
+    _finish(ax, _title(landscape, title), outside=True)
+    fig.draw_without_rendering()  # lay out once, not again for every frame
+    fig.set_layout_engine("none")
+
+    def draw(frame):
+        step = steps[frame]
+        for path, line, head in moving:
+            t = min(step, len(path) - 1)  # a shorter trajectory stays at its end
+            line.set_data(path[: t + 1, 0], path[: t + 1, 1])
+            head.set_data(path[t : t + 1, 0], path[t : t + 1, 1])
+        clock.set_text(f"step {step}")
+        return [artist for _, line, head in moving for artist in (line, head)] + [clock]
+
+    anim = FuncAnimation(fig, draw, frames=len(steps), interval=interval)
+    plt.close(fig)
+    return anim
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _axes(ax):
+    if ax is None:
+        return plt.subplots(layout="constrained")
+    return ax.figure, ax
+
+
+def _is_int(n):
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+
+
+def _require_dim(landscape, dim, function, hint):
+    if getattr(landscape, "dim", None) != dim:
+        name = getattr(landscape, "name", type(landscape).__name__)
+        raise ValueError(f"{function}: landscape must be {dim}-D; got {name!r} with "
+                         f"dim={getattr(landscape, 'dim', None)} ({hint})")
+
+
+def _bounds(landscape, bounds):
+    bounds = landscape.bounds if bounds is None else bounds
+    array = np.asarray(bounds, dtype=float)
+    if array.shape != (landscape.dim, 2) or not np.all(array[:, 0] < array[:, 1]):
+        raise ValueError(f"bounds must be {landscape.dim} (low, high) pair(s) with low < high; got {bounds!r}")
+    return [tuple(pair) for pair in array]
+
+
+def _trajectories(trajectories, dim):
+    """label -> float array (steps + 1, dim); one array becomes {'trajectory': array}."""
+    if trajectories is None:
+        return {}
+    if not isinstance(trajectories, dict):
+        trajectories = {"trajectory": trajectories}
+    paths = {}
+    for label, path in trajectories.items():
+        path = np.asarray(path, dtype=float)
+        if dim == 1 and path.ndim == 1:
+            path = path[:, None]
+        if path.ndim != 2 or path.shape[1] != dim or len(path) == 0:
+            raise ValueError(f"trajectories[{label!r}] must have shape (steps + 1, {dim}) for a "
+                             f"{dim}-D landscape; got shape {path.shape}")
+        paths[label] = path
+    return paths
+
+
+def _sequences(curves, name):
+    """label -> 1-D float array; a single sequence gets the label None (no legend)."""
+    if not isinstance(curves, dict):
+        curves = {None: curves}
+    if not curves:
+        raise ValueError(f"{name} must hold at least one sequence; got an empty dict")
+    out = {}
+    for label, y in curves.items():
+        y = np.asarray(y, dtype=float)
+        if y.ndim != 1 or len(y) == 0:
+            raise ValueError(f"{name}[{label!r}] must be a non-empty 1-D sequence of values; got shape {y.shape}")
+        out[label] = y
+    return out
+
+
+def _levels(Z, levels, log_levels):
+    if not _is_int(levels):
+        levels = np.asarray(levels, dtype=float)
+        if levels.ndim != 1 or len(levels) < 2 or np.any(np.diff(levels) <= 0):
+            raise ValueError(f"levels must be an int >= 2 or an increasing sequence of values; got {levels!r}")
+        return levels
+    if levels < 2:
+        raise ValueError(f"levels must be an int >= 2 or an increasing sequence of values; got {levels!r}")
+    low, span = Z.min(), np.ptp(Z)
+    if log_levels:
+        return low + np.geomspace(1e-5 * span, span, levels)
+    return np.linspace(low, low + span, levels)
+
+
+def _draw_landscape(ax, landscape, levels, log_levels, bounds, resolution, aspect):
+    bounds = _bounds(landscape, bounds)
+    X, Y, Z = landscape.grid(resolution, bounds)
+    levels = _levels(Z, levels, bool(landscape.minima) if log_levels is None else log_levels)
+    # Filled bands, coloured by rank rather than value so that log-spaced levels get
+    # the whole colour map; flat bands also keep animation frames small as PNGs.
+    colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(levels) - 1))
+    colors = 0.45 + 0.55 * colors  # paler, so trajectories stand out; opaque, so no seams
+    ax.contourf(X, Y, Z, levels=levels, colors=colors)
+    _mark_points(ax, landscape.minima, "*", "minimum", "minima")
+    _mark_points(ax, landscape.saddle_points, "X", "saddle point", "saddle points")
+    ax.set_xlim(bounds[0])
+    ax.set_ylim(bounds[1])
+    ax.set_aspect(aspect)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
+def _mark_points(ax, points, marker, label, plural):
+    if len(points):
+        points = np.asarray(points, dtype=float)
+        ax.plot(points[:, 0], points[:, 1], marker, color="crimson", ms=13, mec="white",
+                linestyle="none", label=label if len(points) == 1 else plural, zorder=5)
+
+
+def _ends(ax, start, end, color):
+    ax.plot(*start, "o", ms=8, mfc="white", mec=color, mew=2, label="_start", zorder=6)
+    ax.plot(*end, "s", ms=7, color=color, label="_end", zorder=6)
+
+
+def _end_legend_entries(ax):
+    # One black "start"/"end" legend entry explains the markers of every trajectory.
+    ax.plot([], [], "o", ms=8, mfc="white", mec="black", mew=2, linestyle="none", label="start")
+    ax.plot([], [], "s", ms=7, color="black", linestyle="none", label="end")
+
+
+def _title(landscape, title):
+    return f"{landscape.name}: ${landscape.formula}$" if title is None else title
+
+
+def _finish(ax, title, outside=False):
+    if title:
+        ax.set_title(title, fontsize="medium")
+    if not ax.get_legend_handles_labels()[1]:  # labels starting with "_" are left out
+        return
+    if outside:  # a legend inside a landscape could hide one of its minima
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    else:
+        ax.legend(fontsize="small")

@@ -1,0 +1,188 @@
+"""Landscapes: analytic gradients against torch.autograd, minima, bounds, errors.
+
+The torch formulas below are written independently of lessons_lib, from the
+textbook definitions, so a wrong formula in the library cannot hide here.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.mathtext import MathTextParser
+
+from lessons_lib import landscapes
+from lessons_lib.landscapes import REGISTRY, Quadratic
+
+
+def _beale(p):
+    x, y = p
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+TORCH = {
+    "quadratic": lambda p: p[0] ** 2,
+    "ill_conditioned": lambda p: 0.5 * (p[0] ** 2 + 50 * p[1] ** 2),
+    "rosenbrock": lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2,
+    "beale": _beale,
+    "himmelblau": lambda p: (p[0] ** 2 + p[1] - 11) ** 2 + (p[0] + p[1] ** 2 - 7) ** 2,
+    "saddle": lambda p: p[0] ** 2 - p[1] ** 2,
+    "rastrigin": lambda p: 10 * 2 + torch.sum(p**2 - 10 * torch.cos(2 * math.pi * p)),
+}
+NAMES = sorted(TORCH)
+
+
+def _random_points(f, n=25, seed=0):
+    rng = np.random.default_rng(seed)
+    lo, hi = np.array(f.bounds).T
+    return rng.uniform(lo, hi, size=(n, f.dim))
+
+
+def _torch_grad(name, x):
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    value = TORCH[name](t)
+    value.backward()
+    return value.item(), t.grad.numpy()
+
+
+def test_registry_has_every_landscape_the_course_uses():
+    assert set(NAMES) <= set(REGISTRY)
+    for name, f in REGISTRY.items():
+        assert f.name == name
+        assert len(f.bounds) == f.dim
+        assert isinstance(f.formula, str) and f.formula
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_value_and_grad_match_torch_autograd(name):
+    f = REGISTRY[name]
+    for x in _random_points(f):
+        value, grad = _torch_grad(name, x)
+        assert f.value(x) == pytest.approx(value, rel=1e-12, abs=1e-12)
+        g = f.grad(x)
+        assert g.shape == (f.dim,)
+        assert np.max(np.abs(g - grad)) <= 1e-10 * (1 + np.max(np.abs(grad)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_value_and_grad_on_a_grid_match_pointwise(name):
+    f = REGISTRY[name]
+    points = _random_points(f, n=12, seed=1)
+    stack = points.T.reshape(f.dim, 3, 4)
+    values, grads = f.value(stack), f.grad(stack)
+    assert values.shape == (3, 4) and grads.shape == (f.dim, 3, 4)
+    np.testing.assert_allclose(values.ravel(), [f.value(p) for p in points], rtol=1e-14)
+    np.testing.assert_allclose(grads.reshape(f.dim, -1).T, [f.grad(p) for p in points], rtol=1e-14)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_minima_are_stationary_and_lower_than_their_neighbourhood(name):
+    f = REGISTRY[name]
+    for m in f.minima:
+        assert np.max(np.abs(f.grad(m))) < 1e-10
+        for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+            step = 1e-3 * np.array([np.cos(angle), np.sin(angle)])[: f.dim]
+            assert f.value(m + step) > f.value(m)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bounds_contain_every_minimum_and_saddle_point(name):
+    f = REGISTRY[name]
+    assert f.minima or f.saddle_points
+    for point in f.minima + f.saddle_points:
+        for coordinate, (lo, hi) in zip(point, f.bounds):
+            assert lo < coordinate < hi
+
+
+@pytest.mark.parametrize("name, point", [
+    ("quadratic", [0.0]), ("ill_conditioned", [0.0, 0.0]), ("rosenbrock", [1.0, 1.0]),
+    ("beale", [3.0, 0.5]), ("himmelblau", [3.0, 2.0]), ("himmelblau", [-2.805118, 3.131312]),
+    ("himmelblau", [-3.779310, -3.283186]), ("himmelblau", [3.584428, -1.848126]),
+    ("rastrigin", [0.0, 0.0]),
+])
+def test_known_minima_are_listed_with_value_zero(name, point):
+    f = REGISTRY[name]
+    listed = [m for m in f.minima if np.allclose(m, point, atol=1e-6)]
+    assert len(listed) == 1
+    assert f.value(listed[0]) == pytest.approx(0.0, abs=1e-20)
+    assert TORCH[name](torch.tensor(listed[0])).item() == pytest.approx(0.0, abs=1e-20)
+
+
+def test_himmelblau_has_four_distinct_minima():
+    minima = REGISTRY["himmelblau"].minima
+    assert len(minima) == 4
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(minima) for b in minima[i + 1:]) > 1
+
+
+def test_saddle_has_no_minimum_and_a_saddle_point_at_the_origin():
+    f = REGISTRY["saddle"]
+    assert f.minima == []
+    [s] = f.saddle_points
+    np.testing.assert_array_equal(s, [0.0, 0.0])
+    np.testing.assert_array_equal(f.grad(s), [0.0, 0.0])
+    assert f.value(s + [1e-3, 0]) > f.value(s) > f.value(s + [0, 1e-3])
+
+
+def test_ill_conditioned_lipschitz_constant_is_the_largest_hessian_eigenvalue():
+    f = REGISTRY["ill_conditioned"]
+    hessian = torch.autograd.functional.hessian(TORCH["ill_conditioned"], torch.zeros(2, dtype=torch.float64))
+    eigenvalues = np.linalg.eigvalsh(hessian.numpy())
+    np.testing.assert_allclose(f.eigenvalues, eigenvalues)
+    assert f.L == pytest.approx(eigenvalues.max())
+    assert 10 <= f.condition_number <= 50
+
+
+@pytest.mark.parametrize("factor, converges", [(1.0, True), (1.99, True), (2.01, False)])
+def test_gradient_descent_diverges_past_two_over_L(factor, converges):
+    f = REGISTRY["ill_conditioned"]
+    x = np.array([3.0, 1.0])
+    for _ in range(2000):
+        x = x - factor / f.L * f.grad(x)
+    assert (np.linalg.norm(x) < 1e-6) == converges
+
+
+def test_quadratic_with_chosen_curvature_matches_torch():
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(3, 3))
+    A, b = M @ M.T + np.eye(3), rng.normal(size=3)
+    f = Quadratic(A, b, c=1.5)
+    At, bt = torch.tensor(A), torch.tensor(b)
+    x = rng.normal(size=3)
+    t = torch.tensor(x, requires_grad=True)
+    value = 0.5 * t @ At @ t - bt @ t + 1.5
+    value.backward()
+    assert f.value(x) == pytest.approx(value.item(), rel=1e-12)
+    np.testing.assert_allclose(f.grad(x), t.grad.numpy(), rtol=1e-12)
+    [m] = f.minima
+    np.testing.assert_allclose(A @ m, b, atol=1e-12)
+    assert f.L == pytest.approx(np.linalg.eigvalsh(A).max())
+
+
+@pytest.mark.parametrize("A, b, match", [
+    ([[1.0, 2.0, 3.0]], None, r"A must be a square matrix; got shape \(1, 3\)"),
+    ([[1.0, 2.0], [0.0, 1.0]], None, "A must be symmetric"),
+    (np.eye(2), [1.0, 2.0, 3.0], r"b must have shape \(2,\).*got shape \(3,\)"),
+])
+def test_quadratic_rejects_bad_matrices(A, b, match):
+    with pytest.raises(ValueError, match=match):
+        Quadratic(A, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("method", ["value", "grad"])
+def test_wrong_dimension_names_landscape_expected_and_got(name, method):
+    f = REGISTRY[name]
+    wrong = np.zeros(f.dim + 1)
+    with pytest.raises(ValueError, match=rf"{name}: .*dimension {f.dim}.*got shape \({f.dim + 1},\)"):
+        getattr(f, method)(wrong)
+    with pytest.raises(ValueError, match=rf"{name}: .*got shape \(\)"):
+        getattr(f, method)(1.0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_formula_renders_as_matplotlib_mathtext(name):
+    MathTextParser("path").parse(f"${REGISTRY[name].formula}$")
+
+
+def test_minima_of_shared_landscapes_cannot_be_modified_by_accident():
+    with pytest.raises(ValueError):
+        landscapes.REGISTRY["rosenbrock"].minima[0][0] = 5.0
