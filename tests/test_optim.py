@@ -7,7 +7,7 @@ import torch
 
 from lessons_lib import optim
 from optim_cases import (Problem, run_keras, run_numpy, run_torch, sample_hparams,
-                         worst_relative_error)
+                         relative_error)
 
 NAMES = list(optim.REGISTRY)
 REQUIRED = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
@@ -78,8 +78,8 @@ def test_matches_torch_reference(name, flavor, scale, seed):
     reference = run_torch(opt.torch_reference, problem)
     ours_numpy = run_numpy(opt, problem)
     ours_torch = run_torch(opt.to_torch, problem)
-    err = max(worst_relative_error(ours_numpy, reference),
-              worst_relative_error(ours_torch, reference))
+    err = max(relative_error(ours_numpy, reference),
+              relative_error(ours_torch, reference))
     record(f"{name}/{flavor} vs torch", err)
     assert err < TORCH_TOL, f"{opt}: worst relative error {err:.2e}"
 
@@ -90,7 +90,7 @@ def test_matches_keras_reference(name, flavor, scale, seed):
     problem = Problem(seed, scale)
     reference = run_keras(opt.keras_reference(), problem)
     ours = run_numpy(opt, problem)
-    err = worst_relative_error(ours, reference)
+    err = relative_error(ours, reference)
     record(f"{name}/{flavor} vs keras", err)
     assert err < (KERAS_NADAM_TOL if name == "nadam" else KERAS_TOL), f"{opt}: worst relative error {err:.2e}"
 
@@ -103,7 +103,7 @@ def test_keras_adapter_matches_torch_adapter(name, flavor):
     problem = Problem(7, 1.0)
     in_keras = run_keras(opt.to_keras(), problem)
     in_torch = run_torch(opt.to_torch, problem)
-    err = worst_relative_error(in_keras, in_torch)
+    err = relative_error(in_keras, in_torch)
     record(f"{name}/{flavor} keras-adapter vs torch-adapter", err)
     assert err < KERAS_TOL
 
@@ -112,7 +112,7 @@ def test_keras_adapter_matches_torch_adapter(name, flavor):
 def test_numpy_path_matches_torch_path_in_default_configuration(name):
     problem = Problem(3, 1.0)
     opt = optim.REGISTRY[name]()
-    assert worst_relative_error(run_numpy(opt, problem), run_torch(opt.to_torch, problem)) < 1e-12
+    assert relative_error(run_numpy(opt, problem), run_torch(opt.to_torch, problem)) < 1e-12
 
 
 # --- the conventions the lessons talk about ---------------------------------
@@ -127,9 +127,9 @@ def _tiny_run(opt):
 def test_epsilon_placement_changes_the_path_when_gradients_are_tiny(name, option):
     base = optim.REGISTRY[name](eps=1e-6)
     flipped = base.with_hparams(**{option: not base.hparams[option]})
-    tiny = worst_relative_error(_tiny_run(base), _tiny_run(flipped))
+    tiny = relative_error(_tiny_run(base), _tiny_run(flipped))
     big = Problem(5, 1.0)
-    normal = worst_relative_error(run_numpy(base, big), run_numpy(flipped, big))
+    normal = relative_error(run_numpy(base, big), run_numpy(flipped, big))
     assert tiny > 1e-3 and tiny > 1000 * normal
 
 
@@ -137,7 +137,7 @@ def test_lr_in_buffer_is_the_same_for_constant_lr_and_differs_under_a_schedule()
     torch_style = optim.REGISTRY["momentum"](lr=0.05)
     keras_style = torch_style.with_hparams(lr_in_buffer=True)
     problem = Problem(2, 1.0)
-    assert worst_relative_error(run_numpy(torch_style, problem),
+    assert relative_error(run_numpy(torch_style, problem),
                                 run_numpy(keras_style, problem)) < 1e-12
 
     def scheduled(opt):
@@ -147,14 +147,14 @@ def test_lr_in_buffer_is_the_same_for_constant_lr_and_differs_under_a_schedule()
                                        lr=0.05 * 0.9 ** t)
             out.append(params)
         return out
-    assert worst_relative_error(scheduled(torch_style), scheduled(keras_style)) > 1e-3
+    assert relative_error(scheduled(torch_style), scheduled(keras_style)) > 1e-3
 
 
 def test_adamw_is_not_adam_with_l2():
     l2 = optim.REGISTRY["adam"](lr=0.01, weight_decay=0.1)
     decoupled = optim.REGISTRY["adamw"](lr=0.01, weight_decay=0.1)
     problem = Problem(4, 1.0)
-    assert worst_relative_error(run_numpy(l2, problem), run_numpy(decoupled, problem)) > 1e-3
+    assert relative_error(run_numpy(l2, problem), run_numpy(decoupled, problem)) > 1e-3
 
 
 def test_nadam_keras_flavor_has_an_exact_torch_reference():
@@ -180,8 +180,8 @@ def test_torch_adapter_param_groups_match_reference():
                                        {"params": params[1:], "weight_decay": 0.05}])
     ours = run_torch(groups(opt.to_torch), problem)
     reference = run_torch(groups(opt.torch_reference), problem)
-    assert worst_relative_error(ours, reference) < TORCH_TOL
-    assert worst_relative_error(ours, run_torch(opt.to_torch, problem)) > 1e-3
+    assert relative_error(ours, reference) < TORCH_TOL
+    assert relative_error(ours, run_torch(opt.to_torch, problem)) > 1e-3
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -228,7 +228,7 @@ def test_torch_adapter_works_with_a_torch_scheduler():
             optimizer.step = step
             return optimizer
         return build
-    assert worst_relative_error(run_torch(with_scheduler(opt.to_torch), problem),
+    assert relative_error(run_torch(with_scheduler(opt.to_torch), problem),
                                 run_torch(with_scheduler(opt.torch_reference), problem)) < TORCH_TOL
 
 
@@ -240,7 +240,7 @@ def test_torch_adapter_on_cuda_matches_cpu(name):
     opt = make(name, "torch", seed=5)
     problem = Problem(5, 1.0)
     on_gpu = run_torch(opt.to_torch, problem, device="cuda")
-    assert worst_relative_error(on_gpu, run_torch(opt.torch_reference, problem)) < 1e-9
+    assert relative_error(on_gpu, run_torch(opt.torch_reference, problem)) < 1e-9
 
 
 @pytest.mark.gpu
@@ -391,3 +391,16 @@ def test_torch_param_group_with_a_bad_value_is_rejected():
     opt.param_groups[0]["params"][0].grad = torch.ones(1)
     with pytest.raises(ValueError, match=r"betas\[0\]=1.2"):
         opt.step()
+
+
+def test_steps_to_tolerance_and_race_on_a_quadratic():
+    from lessons_lib import landscapes
+    f = landscapes.REGISTRY["quadratic"]          # x², minimum 0 at 0
+    # GD on x²: x_k = (1 − 2η)^k x_0, so f_k = (1 − 2η)^{2k} ≤ tol first at k = ⌈log tol / (2 log|1 − 2η|)⌉
+    results = optim.race({"slow": optim.REGISTRY["sgd"](lr=0.05),
+                          "fast": optim.REGISTRY["sgd"](lr=0.4),
+                          "diverges": optim.REGISTRY["sgd"](lr=1.5)}, f, [1.0], 500, tol=1e-6)
+    for label, lr in (("slow", 0.05), ("fast", 0.4)):
+        expected = math.ceil(math.log(1e-6) / (2 * math.log(abs(1 - 2 * lr))))
+        assert results[label][1] == expected
+    assert results["diverges"][1] is None

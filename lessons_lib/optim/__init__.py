@@ -10,7 +10,7 @@
 from .adam import Adam, AdamW, Adamax, AMSGrad, NAdam
 from .adaptive import Adadelta, Adagrad, RMSprop
 from .base import FLAVORS, Optimizer
-from .minimize import DivergenceError, minimize
+from .minimize import DivergenceError, minimize, race, steps_to_tolerance
 from .sgd import SGD, Momentum, Nesterov
 
 REGISTRY = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta,
@@ -24,5 +24,5 @@ def get(name, **hparams):
     return REGISTRY[name](**hparams)
 
 
-__all__ = ["REGISTRY", "get", "minimize", "DivergenceError", "Optimizer", "FLAVORS",
+__all__ = ["REGISTRY", "get", "minimize", "race", "steps_to_tolerance", "DivergenceError", "Optimizer", "FLAVORS",
            *(cls.__name__ for cls in REGISTRY.values())]

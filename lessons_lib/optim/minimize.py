@@ -38,3 +38,25 @@ def minimize(opt, f, x0, steps, *, schedule=None, stop_on_divergence=True):
                 f"no longer finite. Try a smaller learning rate (e.g. lr={lr / 10:g}).")
         path.append(x)
     return np.stack(path)
+
+
+def steps_to_tolerance(path, f, tol):
+    """First step k at which f(path[k]) − f* ≤ tol (f* = the lowest minimum), or None."""
+    best = min(f.value(m) for m in f.minima) if f.minima else 0.0
+    for k, x in enumerate(path):
+        if f.value(x) - best <= tol:
+            return k
+    return None
+
+
+def race(optimizers, f, x0, steps, tol=1e-6):
+    """Run each optimizer (dict label -> optimizer) on `f` from `x0`.
+
+    Returns {label: (trajectory, steps to reach `tol` or None)}. A run that
+    diverges keeps its finite prefix and never reaches the tolerance.
+    """
+    results = {}
+    for label, opt in optimizers.items():
+        path = minimize(opt, f, x0, steps, stop_on_divergence=False)
+        results[label] = (path, steps_to_tolerance(path, f, tol) if len(path) == steps + 1 else None)
+    return results
