@@ -32,7 +32,7 @@ PAD, UNK = "<pad>", "<unk>"
 _NETWORK_TIMEOUT_S = 20  # per socket operation: a blocked network must not hang a lesson
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)  # arrays have no single truth value
 class Split:
     """A train/test split; unpacks as `x_train, y_train, x_test, y_test`.
 
@@ -151,9 +151,9 @@ def _csv_text(header, rows):
 def _shipped_or_generated(name, path, make):
     """Text of data/<name> (or of `path`); regenerated in memory when lessons_lib has no data/ folder."""
     if path is not None:
-        return Path(path).read_text()
+        return Path(path).read_text(encoding="utf-8")
     shipped = DATA_DIR / name
-    return shipped.read_text() if shipped.exists() else make()
+    return shipped.read_text(encoding="utf-8") if shipped.exists() else make()
 
 
 def make_purchase_csv(n=1000, seed=PURCHASE_SEED):
@@ -388,7 +388,7 @@ def _keras_load(name, **kwargs):
 
 def _reason(error):
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return first_line if len(first_line) <= 120 else first_line[:117] + "..."
+    return first_line if len(first_line) <= 200 else first_line[:197] + "..."
 
 
 def _subset(x, y, n, rng):
@@ -468,10 +468,13 @@ def cifar10(*, n_train=None, n_test=None, layout="torch", seed=0, dtype=np.float
         return _subset_split(digits(layout=layout, seed=seed, dtype=dtype), n_train, n_test, seed,
                              source="digits (offline fallback for CIFAR-10)")
     print(f"CIFAR-10 {how}.")
-    full = Split(_image_layout((x_tr / 255.0).astype(dtype), layout), y_tr,
-                 _image_layout((x_te / 255.0).astype(dtype), layout), y_te,
+    # Subset the uint8 images before scaling: all 60000 as float32 would take 737 MB.
+    raw = _subset_split(Split(x_tr, y_tr, x_te, y_te), n_train, n_test, seed)
+
+    def scale(images):
+        return _image_layout(np.divide(images, 255, dtype=dtype), layout)
+    return Split(scale(raw.x_train), raw.y_train, scale(raw.x_test), raw.y_test,
                  source="CIFAR-10", classes=CIFAR10_CLASSES)
-    return _subset_split(full, n_train, n_test, seed)
 
 
 def imdb(*, num_words=10000, maxlen=200, n_train=None, n_test=None, seed=0):
@@ -481,7 +484,7 @@ def imdb(*, num_words=10000, maxlen=200, n_train=None, n_test=None, seed=0):
     cache, else a download); when that fails, returns `sentiment(seed=seed)` with
     its own vocabulary and maxlen. Prints one line saying which and why.
     x: (n, maxlen) int64, padded/truncated at the front; Keras's indices
-    (0 pad, 1 start, 2 out-of-vocabulary, words from 3, all < num_words), so
+    (0 pad, 1 start, 2 out-of-vocabulary, a word's frequency rank + 3, all < num_words), so
     `vocab_size` = num_words; y: (n,) int64. `n_train` / `n_test` keep at most
     that many reviews, drawn with `seed`.
     """

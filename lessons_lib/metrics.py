@@ -53,7 +53,10 @@ def accuracy(y_true, y_pred):
 
 
 def precision(y_true, y_pred):
-    """Of the predicted positives, the fraction truly positive: TP / (TP + FP); 0 if nothing predicted positive."""
+    """Of the predicted positives, the fraction truly positive: TP / (TP + FP).
+
+    0 when nothing is predicted positive (TP + FP = 0).
+    """
     tp, fp, _, _ = _counts(y_true, y_pred)
     return _ratio(tp, tp + fp)
 

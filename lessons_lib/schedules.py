@@ -38,34 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ops
+from .checks import check_int as _check_int
+from .checks import check_range as _check_range
 
 
 # -- validation ---------------------------------------------------------------------
-def _check_range(sched, name, value, low, high=math.inf, *, low_open=False, high_open=False):
-    """ValueError naming the schedule, parameter, bad value and valid range."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = (number > low if low_open else number >= low) and \
-         (number < high if high_open else number <= high)
-    if not ok:
-        left = "(" if low_open else "["
-        right = ")" if high_open or high == math.inf else "]"
-        top = "inf" if high == math.inf else f"{high:g}"
-        raise ValueError(f"{type(sched).__name__}: {name}={value!r} is out of range; "
-                         f"valid: {name} in {left}{low:g}, {top}{right}")
-
-
-def _check_int(sched, name, value, low, high=math.inf):
-    """Like _check_range for a parameter that must be an integer in [low, high]."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
-            or not low <= value <= high:
-        top = "inf" if high == math.inf else f"{high}"
-        raise ValueError(f"{type(sched).__name__}: {name}={value!r} is out of range; "
-                         f"valid: {name} an integer in [{low}, {top}]")
-
-
 def _as_step(step):
     """The step as a Python int >= 0, or a ValueError saying what a step is."""
     try:

@@ -157,19 +157,24 @@ def test_sentiment_needs_word_order_so_an_lstm_beats_a_bag_of_words():
     bow_accuracy = bow.score(counts.transform(texts[1600:]), labels[1600:])
 
     split = data.sentiment(seed=0)
-    torch.manual_seed(0)
-    model = _TinyLSTM(torch, split.vocab_size)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-3)
-    for _ in range(6):
-        for xb, yb in data.torch_loader(split.x_train, split.y_train.astype(np.float32), 32, seed=0):
-            optimizer.zero_grad()
-            torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb).backward()
-            optimizer.step()
-    with torch.no_grad():
-        predictions = (model(torch.as_tensor(split.x_test)) > 0).numpy()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one thread is fastest, and CI shares its cores
+    try:
+        torch.manual_seed(0)
+        model = _TinyLSTM(torch, split.vocab_size)
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=3e-3)
+        for _ in range(4):
+            for xb, yb in data.torch_loader(split.x_train, split.y_train.astype(np.float32), 32, seed=0):
+                optimizer.zero_grad()
+                torch.nn.functional.binary_cross_entropy_with_logits(model(xb), yb).backward()
+                optimizer.step()
+        with torch.no_grad():
+            predictions = (model(torch.as_tensor(split.x_test)) > 0).numpy()
+    finally:
+        torch.set_num_threads(threads)
     lstm_accuracy = np.mean(predictions == split.y_test)
     assert 0.65 < bow_accuracy < 0.85
-    assert lstm_accuracy > bow_accuracy + 0.08
+    assert lstm_accuracy > max(0.9, bow_accuracy + 0.08)
 
 
 def _TinyLSTM(torch, vocab_size):
@@ -237,7 +242,8 @@ def test_batches_with_one_generator_reshuffle_each_epoch():
 
 def test_batches_without_shuffle_and_drop_last():
     X = y = np.arange(10)
-    assert [yb.tolist() for _, yb in data.batches(X, y, 4, shuffle=False)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    in_order = [yb.tolist() for _, yb in data.batches(X, y, 4, shuffle=False)]
+    assert in_order == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert [len(yb) for _, yb in data.batches(X, y, 4, drop_last=True)] == [4, 4]
 
 

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..checks import check_range as _check_range
 
 FLAVORS = ("torch", "keras")
 
@@ -179,19 +180,3 @@ def _len(x):
         return len(x)
     except TypeError:
         return "n/a"
-
-
-def _check_range(opt, name, value, low, high, *, low_open=False, high_open=False):
-    """ValueError naming the optimizer, parameter, bad value and valid range."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = (number > low if low_open else number >= low) and \
-         (number < high if high_open else number <= high)
-    if not ok:
-        left = "(" if low_open else "["
-        right = ")" if high_open or high == math.inf else "]"
-        top = "inf" if high == math.inf else f"{high:g}"
-        raise ValueError(f"{type(opt).__name__}: {name}={value!r} is out of range; "
-                         f"valid: {name} in {left}{low:g}, {top}{right}")
