@@ -30,6 +30,16 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
+course: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
+
+slides: $(STAMP)
+	$(VENV)/bin/jupyter nbconvert --to slides --execute --SlidesExporter.reveal_scroll=True \
+		--output-dir build/slides notebooks/[0-9][0-9]_*.ipynb
+
+student: $(STAMP)
+	$(PY) -m lessons_lib.course student notebooks build/student
+
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
