@@ -7,7 +7,8 @@ import importlib
 
 __version__ = "0.1.0"
 __all__ = ["optim", "schedules", "landscapes", "data", "metrics", "harness",
-           "plots", "exercises", "devices", "course"]
+           "plots", "exercises", "devices", "course", "linear", "experiments",
+           "problems", "checks", "ops"]
 
 
 def __getattr__(name):

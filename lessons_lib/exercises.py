@@ -69,8 +69,12 @@ def _fmt(x):
     return np.array2string(np.asarray(x, dtype=float), precision=6, suppress_small=False)
 
 
-def check_value(answer, expected, *, name="your answer", rtol=1e-6, atol=0.0, hint=None):
-    """A number (or array) the student computed, against the expected one."""
+def check_value(answer, expected, *, name="your answer", rtol=1e-6, atol=0.0, mistakes=(),
+                hint=None):
+    """A number (or array) the student computed, against the expected one.
+
+    `mistakes`: pairs (wrong value, hint), e.g. (1 / L, "the limit is 2/L, not 1/L").
+    """
     if answer is Ellipsis or answer is None:
         return Feedback(False, f"{name} is not filled in yet.")
     if _close(answer, expected, rtol, atol):
@@ -79,6 +83,9 @@ def check_value(answer, expected, *, name="your answer", rtol=1e-6, atol=0.0, hi
     if diff is None:
         return Feedback(False, f"{name} has shape {np.shape(answer)}, expected {np.shape(expected)}.")
     message = f"{name} = {_fmt(answer)}, expected {_fmt(expected)} (off by {diff[0]:.3g})."
+    for wrong_value, why in mistakes:
+        if _close(answer, wrong_value, rtol, atol):
+            return Feedback(False, message + f" This looks like a known slip: {why}")
     return Feedback(False, message + (f" Hint: {hint}" if hint else ""))
 
 
@@ -144,7 +151,7 @@ def check_optimizer_step(student_step, optimizer, *, steps=8, dim=3, seed=0, x0=
     return Feedback(True, f"{name} matches {type(optimizer).__name__} on all {steps} steps.")
 
 
-def _explain(where, got, expected, mistakes, hint, start=0.0):
+def _explain(where, got, expected, mistakes, hint, start=None):
     diff = _difference(got, expected)
     if diff is None:
         return Feedback(False, f"{where}: your result has shape {np.shape(got)}, "
@@ -154,9 +161,12 @@ def _explain(where, got, expected, mistakes, hint, start=0.0):
     for wrong_value, why in mistakes:
         if _close(got, wrong_value, 1e-7, 1e-12):
             return Feedback(False, message + f" This looks like a known slip: {why}")
-    # For an update, compare the steps taken from `start`, not the end points.
-    if np.allclose(np.asarray(got, dtype=float) - start, start - np.asarray(expected, dtype=float)):
-        message += " The sign is flipped: you stepped uphill."
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    if start is None and np.allclose(got, -expected):
+        message += " The sign is flipped."
+    elif start is not None and np.allclose(got - start, start - expected):
+        # For an update, compare the steps taken from `start`, not the end points.
+        message += " The step has the wrong sign: you stepped uphill."
     return Feedback(False, message + (f" Hint: {hint}" if hint else ""))
 
 

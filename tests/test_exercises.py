@@ -58,7 +58,7 @@ def test_sign_error_is_named():
     feedback = exercises.check_optimizer_step(sgd_sign_flipped, optim.REGISTRY["sgd"](lr=0.1))
     assert not feedback
     assert "step 1 of 8 (the very first step)" in feedback.message
-    assert "sign is flipped" in feedback.message
+    assert "wrong sign: you stepped uphill" in feedback.message
 
 
 def test_says_at_which_step_and_by_how_much():
@@ -117,3 +117,11 @@ def test_check_value():
     assert not feedback and "expected 0.02" in feedback.message and "largest eigenvalue" in feedback.message
     assert "not filled in" in exercises.check_value(..., 1.0).message
     assert "shape" in exercises.check_value([1.0, 2.0], 1.0).message
+
+
+def test_check_function_names_a_flipped_sign_and_check_value_a_known_slip():
+    feedback = exercises.check_function(lambda x: -2 * x, lambda x: 2 * x, [1.0], name="grad")
+    assert not feedback and "The sign is flipped." in feedback.message
+    feedback = exercises.check_value(1 / 50, 2 / 50, name="largest stable lr",
+                                     mistakes=[(1 / 50, "the limit is 2/L, not 1/L")])
+    assert not feedback and "known slip: the limit is 2/L" in feedback.message
