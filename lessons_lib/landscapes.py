@@ -198,6 +198,52 @@ class Rastrigin(Landscape):
         return 2 * p + 20 * np.pi * np.sin(2 * np.pi * p)
 
 
+class DoubleWell(Landscape):
+    r"""f(x) = (x² − 1)² + t·x: two wells, and the tilt t makes one of them deeper.
+
+    f'(x) = 4x (x² − 1) + t,   f''(x) = 12x² − 4.
+    The critical points are the roots of 4x³ − 4x + t = 0. For |t| < 8/(3√3) ≈ 1.54
+    there are three: two minima with a barrier (a local maximum) between them; with
+    t > 0 the deep (global) minimum lies left, near x = −1, and the shallow one right,
+    near x = +1. Gradient descent started on the right settles in the shallow well;
+    a heavy ball with enough momentum rolls over the barrier into the deep one.
+
+    `minima` lists the deepest minimum first; `barrier` is the local maximum and
+    `barrier_height` = f(barrier) − f(shallow minimum), what a ball in the shallow
+    well must climb.
+    """
+
+    MAX_TILT = 8 / (3 * np.sqrt(3))
+
+    def __init__(self, tilt=0.5, bounds=((-1.8, 1.8),)):
+        try:
+            number = float(tilt)
+        except (TypeError, ValueError):
+            number = np.nan
+        if not abs(number) < self.MAX_TILT:
+            raise ValueError(f"DoubleWell: tilt={tilt!r} is out of range; valid: |tilt| < "
+                             f"8/(3√3) ≈ {self.MAX_TILT:.4f} (beyond it the shallow well vanishes)")
+        self.tilt = tilt = number
+        roots = np.sort(np.roots([4.0, 0.0, -4.0, tilt]).real)
+        for _ in range(3):  # polish the cubic's roots with Newton's method on f'
+            roots = roots - (4 * roots**3 - 4 * roots + tilt) / (12 * roots**2 - 4)
+        left, barrier, right = roots
+        value = lambda x: (x * x - 1) ** 2 + tilt * x
+        deep, shallow = sorted([left, right], key=value)
+        self.barrier = float(barrier)
+        self.barrier_height = float(value(barrier) - value(shallow))
+        super().__init__("double_well", 1, rf"f(x) = (x^2 - 1)^2 + {tilt:g}\,x", bounds,
+                         [(deep,), (shallow,)])
+
+    def _value(self, p):
+        x = p[0]
+        return (x * x - 1) ** 2 + self.tilt * x
+
+    def _grad(self, p):
+        x = p[0]
+        return (4 * x * (x * x - 1) + self.tilt)[None]
+
+
 def _registry():
     quadratic = Quadratic([[2.0]], name="quadratic", formula=r"f(x) = x^2", bounds=[(-3, 3)])
     # κ = 50: GD with a step of 1/L crawls along x (it shrinks by 1 − 1/κ = 0.98 per
@@ -206,7 +252,8 @@ def _registry():
                     formula=r"f(x, y) = \frac{1}{2}\,(x^2 + 50\,y^2)", bounds=[(-10, 10), (-4, 4)])
     saddle = Quadratic(np.diag([2.0, -2.0]), name="saddle", formula=r"f(x, y) = x^2 - y^2",
                        bounds=[(-2, 2), (-2, 2)])
-    items = [quadratic, ill, Rosenbrock(), Beale(), Himmelblau(), saddle, Rastrigin()]
+    items = [quadratic, ill, Rosenbrock(), Beale(), Himmelblau(), saddle, Rastrigin(),
+             DoubleWell()]
     return {f.name: f for f in items}
 
 

@@ -208,6 +208,182 @@ def animate(landscape, trajectories, *, interval=80, frames=None, levels=30, log
     return anim
 
 
+def lines(curves, x=None, *, ax=None, xlog=False, ylog=False, xlabel="step", ylabel=None,
+          title=None, styles=None):
+    """Several curves over one shared x axis: a dict label -> sequence (or one sequence).
+
+    `x` gives the abscissae (default 0, 1, 2, ...) and must be as long as every
+    curve. inf and NaN leave a gap. On a log axis (`xlog`, `ylog`) zeros are left
+    out (a log scale has no 0) and negative values raise. `styles` maps a label to
+    extra line options, e.g. {"true g": {"linestyle": "--", "color": "black"}}.
+    """
+    curves = _sequences(curves, "curves")
+    length = len(next(iter(curves.values())))
+    xs = np.arange(length, dtype=float) if x is None else np.asarray(x, dtype=float)
+    if xs.ndim != 1:
+        raise ValueError(f"x must be a 1-D sequence; got shape {xs.shape}")
+    if xlog:
+        xs = _log_ready(xs, "x")
+    styles = {} if styles is None else styles
+    unknown = sorted(set(styles) - set(curves), key=str)
+    if unknown:
+        raise ValueError(f"styles has label {unknown[0]!r}, which is not one of the curves "
+                         f"{list(curves)}")
+    fig, ax = _axes(ax)
+    for label, y in curves.items():
+        if len(y) != len(xs):
+            raise ValueError(f"curves[{label!r}] has {len(y)} values but x has {len(xs)}; "
+                             "they must be equally long")
+        y = np.where(np.isfinite(y), y, np.nan)
+        if ylog:
+            y = _log_ready(y, f"curves[{label!r}]")
+        ax.plot(xs, y, label=label, **styles.get(label, {}))
+    if xlog:
+        ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    _finish(ax, title)
+    return fig
+
+
+def lr_range_test(result, *, ax=None, title="learning-rate range test"):
+    """The result of `schedules.lr_range_test`: smoothed loss against learning rate (log x).
+
+    Marks the learning rate where the smoothed loss is lowest (lr_min, ●) and the
+    suggested one (`result.suggestion`, dashed), each with its value in the legend.
+    `result` is anything with `lrs`, `losses` (equally long) and `suggestion`.
+    """
+    lrs = np.asarray(getattr(result, "lrs", None), dtype=float)
+    losses = np.asarray(getattr(result, "losses", None), dtype=float)
+    if lrs.ndim != 1 or len(lrs) == 0 or lrs.shape != losses.shape:
+        raise ValueError("result must have 1-D `lrs` and `losses` of the same, non-zero length; "
+                         f"got shapes {lrs.shape} and {losses.shape}")
+    if np.any(lrs <= 0) or not np.all(np.isfinite(losses)):
+        raise ValueError("result.lrs must be positive and result.losses finite "
+                         "(as schedules.lr_range_test returns them)")
+    suggestion = float(result.suggestion)
+    fig, ax = _axes(ax)
+    ax.plot(lrs, losses, color="0.25", label="smoothed loss")
+    best = int(np.argmin(losses))
+    ax.plot(lrs[best], losses[best], "o", color="crimson", ms=8,
+            label=f"loss minimum: lr_min = {lrs[best]:.3g}")
+    ax.axvline(lrs[best], color="crimson", lw=1, linestyle=":")
+    ax.axvline(suggestion, color="tab:green", lw=2, linestyle="--",
+               label=f"suggestion: lr_min/10 = {suggestion:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("smoothed training loss")
+    ax.grid(alpha=0.3)
+    _finish(ax, title)
+    return fig
+
+
+def annotated_table(values, *, text=None, fmt="{:.3g}", missing="—", log=False, highlight=None,
+                    ax=None, title=None, colorbar_label=None, cmap="viridis_r"):
+    """A table as a coloured grid with each value written in its cell.
+
+    `values` maps a row label to {column label: number or None}; None (no
+    value: an optimizer that never got there, a framework without a built-in)
+    is drawn grey with the text `missing`. Colours follow the values, on a log
+    scale with `log=True` (values must then be positive). `text` (same shape)
+    replaces the written text of any cell, e.g. to add the learning rate under
+    a step count. `highlight="min"` or `"max"` writes each column's best value
+    in bold. `fmt` is a format string or a function of the value.
+    """
+    if not isinstance(values, dict) or not values:
+        raise ValueError("values must be a non-empty dict: row label -> {column label: value}")
+    if highlight not in (None, "min", "max"):
+        raise ValueError(f"highlight must be None, 'min' or 'max'; got {highlight!r}")
+    rows = list(values)
+    columns = list(dict.fromkeys(c for row in values.values() for c in row))
+    grid = np.full((len(rows), len(columns)), np.nan)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(columns):
+            v = values[r].get(c)
+            grid[i, j] = np.nan if v is None else float(v)
+    if log and np.any(grid[np.isfinite(grid)] <= 0):
+        raise ValueError("log=True needs positive values; got "
+                         f"{grid[np.isfinite(grid)].min():g} (pass log=False)")
+    text = {} if text is None else text
+    formatter = fmt if callable(fmt) else fmt.format
+    own_figure = ax is None
+    if own_figure:
+        fig, ax = plt.subplots(figsize=(1.2 + 1.25 * len(columns), 0.9 + 0.42 * len(rows)),
+                               layout="constrained")
+    fig = ax.figure
+    shown = np.ma.masked_invalid(grid)
+    finite = grid[np.isfinite(grid)]
+    norm = None
+    if log and finite.size:
+        from matplotlib.colors import LogNorm
+        norm = LogNorm(finite.min(), max(finite.max(), finite.min() * 10))
+    colormap = plt.get_cmap(cmap).with_extremes(bad="0.85")
+    image = ax.imshow(shown, cmap=colormap, norm=norm, aspect="auto")
+    best = {}
+    if highlight and finite.size:
+        pick = np.nanargmin if highlight == "min" else np.nanargmax
+        best = {j: pick(grid[:, j]) for j in range(len(columns)) if np.isfinite(grid[:, j]).any()}
+    for i, r in enumerate(rows):
+        for j, c in enumerate(columns):
+            value = grid[i, j]
+            label = text.get(r, {}).get(c)
+            if label is None:
+                label = missing if np.isnan(value) else formatter(value)
+            dark = np.isfinite(value) and _is_dark(image.cmap(image.norm(value)))
+            ax.text(j, i, label, ha="center", va="center", fontsize="small",
+                    color="white" if dark else "black",
+                    fontweight="bold" if best.get(j) == i else "normal")
+    ax.set_xticks(range(len(columns)), [str(c) for c in columns])
+    ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    if finite.size:
+        bar = fig.colorbar(image, ax=ax, shrink=0.8)
+        if colorbar_label:
+            bar.set_label(colorbar_label)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def compare_runs(runs, keys=("val_loss", "val_accuracy"), *, x="epoch", log_losses=True,
+                 styles=None, title=None):
+    """Training runs side by side: one panel per key, one line per run.
+
+    `runs` maps a label to a `History` (or any mapping key -> list of values
+    per epoch). Panels of losses (keys ending in "loss") use a log scale when
+    `log_losses` and every value is positive. `styles` maps a run label to line
+    options, e.g. a dashed baseline.
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict: label -> History")
+    if isinstance(keys, str) or not keys:
+        raise ValueError(f"keys must be a non-empty sequence of column names; got {keys!r}")
+    styles = {} if styles is None else styles
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False,
+                             layout="constrained")
+    for ax, key in zip(axes[0], keys):
+        positive = True
+        for label, run in runs.items():
+            ys, xs = _column(run, key, label), _column(run, x, label)
+            ys = np.asarray([np.nan if v is None else v for v in ys], dtype=float)
+            positive &= bool(np.all(ys[np.isfinite(ys)] > 0))
+            ax.plot(xs, ys, marker="o", ms=3, label=label, **styles.get(label, {}))
+        if log_losses and key.endswith("loss") and positive:
+            ax.set_yscale("log")
+        ax.set_xlabel(x)
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 # --- helpers -----------------------------------------------------------------
 
 
@@ -332,3 +508,28 @@ def _finish(ax, title, outside=False):
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     else:
         ax.legend(fontsize="small")
+
+
+def _log_ready(values, name):
+    """Values for a log axis: negatives raise, zeros become NaN (not drawn)."""
+    if np.nanmin(values, initial=np.inf) < 0:
+        raise ValueError(f"{name} has negative values (min {np.nanmin(values):g}), which a log "
+                         "scale cannot show; use a linear axis")
+    return np.where(values > 0, values, np.nan)
+
+
+def _is_dark(rgba):
+    r, g, b = rgba[:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+
+
+def _column(run, key, label):
+    try:
+        column = run[key]
+    except (KeyError, IndexError, TypeError):
+        column = None
+    if column is None:
+        have = getattr(run, "keys", None)
+        have = have() if callable(have) else have
+        raise ValueError(f"runs[{label!r}] has no {key!r} column; it has {list(have or [])}")
+    return list(column)

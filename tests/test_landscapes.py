@@ -186,3 +186,62 @@ def test_formula_renders_as_matplotlib_mathtext(name):
 def test_minima_of_shared_landscapes_cannot_be_modified_by_accident():
     with pytest.raises(ValueError):
         landscapes.REGISTRY["rosenbrock"].minima[0][0] = 5.0
+
+
+# -- the tilted double well (lesson 04: momentum escapes a shallow minimum) ----------
+
+def _double_well_torch(p, tilt):
+    return (p[0] ** 2 - 1) ** 2 + tilt * p[0]
+
+
+@pytest.mark.parametrize("tilt", [0.5, 0.0, -0.3, 1.5])
+def test_double_well_value_and_grad_match_torch_autograd(tilt):
+    f = landscapes.DoubleWell(tilt)
+    for x in np.linspace(-1.8, 1.8, 13):
+        t = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+        value = _double_well_torch(t, tilt)
+        value.backward()
+        assert f.value([x]) == pytest.approx(value.item(), rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(f.grad([x]), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    grid = np.linspace(-1.8, 1.8, 6).reshape(1, 2, 3)
+    assert f.value(grid).shape == (2, 3) and f.grad(grid).shape == (1, 2, 3)
+
+
+@pytest.mark.parametrize("tilt", [0.5, 0.2, -0.7, 1.5])
+def test_double_well_minima_are_deep_first_and_the_barrier_is_a_maximum(tilt):
+    f = landscapes.DoubleWell(tilt)
+    deep, shallow = (m[0] for m in f.minima)
+    for x in (deep, shallow, f.barrier):
+        assert abs(f.grad([x])[0]) < 1e-10
+    for m in (deep, shallow):
+        assert f.value([m + 1e-3]) > f.value([m]) < f.value([m - 1e-3])
+    assert f.value([f.barrier + 1e-3]) < f.value([f.barrier]) > f.value([f.barrier - 1e-3])
+    assert f.value([deep]) < f.value([shallow])
+    assert min(deep, shallow) < f.barrier < max(deep, shallow)
+    assert (deep < 0) == (tilt > 0)   # the tilt lowers the left well when positive
+    assert f.barrier_height == pytest.approx(f.value([f.barrier]) - f.value([shallow]))
+    assert f.barrier_height > 0
+    (lo, hi), = f.bounds
+    assert lo < min(deep, shallow) and max(deep, shallow) < hi
+
+
+def test_double_well_is_in_the_registry_as_a_1d_landscape():
+    f = REGISTRY["double_well"]
+    assert f.dim == 1 and f.tilt == 0.5 and f.name == "double_well"
+    MathTextParser("path").parse(f"${f.formula}$")
+    with pytest.raises(ValueError):
+        f.minima[0][0] = 0.0
+
+
+def test_double_well_traps_gradient_descent_started_on_the_shallow_side():
+    f = REGISTRY["double_well"]
+    x = np.array([1.5])
+    for _ in range(500):
+        x = x - 0.02 * f.grad(x)
+    np.testing.assert_allclose(x, f.minima[1], atol=1e-8)
+
+
+@pytest.mark.parametrize("tilt", [1.54, -1.6, float("nan"), "steep"])
+def test_double_well_rejects_a_tilt_without_two_wells(tilt):
+    with pytest.raises(ValueError, match=r"DoubleWell: tilt=.* is out of range; valid: \|tilt\| < 8/\(3√3\)"):
+        landscapes.DoubleWell(tilt)

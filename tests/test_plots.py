@@ -269,3 +269,181 @@ def test_animate_rejects_bad_input(kwargs, match):
 def test_animate_rejects_a_1d_landscape():
     with pytest.raises(ValueError, match=r"animate: landscape must be 2-D; got 'quadratic'"):
         plots.animate(QUADRATIC, np.zeros((4, 1)))
+
+
+# --- lines ---------------------------------------------------------------------------
+
+
+def test_lines_draws_each_curve_over_the_shared_x_with_styles():
+    x = np.array([1e-3, 1e-2, 1e-1, 1.0])
+    fig = plots.lines({"a": [1.0, 2.0, 3.0, 4.0], "b": [4.0, np.inf, 2.0, 1.0]}, x, xlog=True,
+                      ylog=True, xlabel="gradient", ylabel="step", title="t",
+                      styles={"b": {"linestyle": "--", "color": "black"}})
+    ax = fig.axes[0]
+    drawn = lines(ax)
+    np.testing.assert_array_equal(drawn["a"].get_xdata(), x)
+    assert np.isnan(drawn["b"].get_ydata()[1])  # inf leaves a gap
+    assert drawn["b"].get_linestyle() == "--" and drawn["b"].get_color() == "black"
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("gradient", "step", "t")
+    assert legend_texts(ax) == ["a", "b"]
+    fig.canvas.draw()
+
+
+def test_lines_default_x_counts_from_zero_and_zeros_vanish_on_a_log_axis():
+    ax = plots.lines([0.0, 1.0, 10.0], ylog=True).axes[0]
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+    assert np.isnan(line.get_ydata()[0]) and ax.get_legend() is None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(curves={"a": [1.0, 2.0]}, x=[1.0, 2.0, 3.0]), r"curves\['a'\] has 2 values but x has 3"),
+    (dict(curves={"a": [1.0, -2.0]}, ylog=True), r"curves\['a'\] has negative values"),
+    (dict(curves={"a": [1.0, 2.0]}, x=[-1.0, 2.0], xlog=True), r"x has negative values"),
+    (dict(curves={"a": [1.0, 2.0]}, x=[[1.0, 2.0]]), r"x must be a 1-D sequence"),
+    (dict(curves={"a": [1.0, 2.0]}, styles={"c": {}}), r"styles has label 'c'"),
+    (dict(curves={}), r"curves must hold at least one sequence"),
+])
+def test_lines_rejects_bad_input_naming_the_parameter(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plots.lines(**kwargs)
+
+
+# --- the learning-rate range test ------------------------------------------------------
+
+
+class RangeResult:
+    """What schedules.lr_range_test returns, built here so the test needs no training."""
+
+    def __init__(self, lrs, losses, suggestion):
+        self.lrs, self.losses, self.suggestion = lrs, losses, suggestion
+
+
+def range_result():
+    lrs = 1e-5 * 1e6 ** (np.arange(50) / 49)
+    losses = 2.0 - np.exp(-((np.log10(lrs) + 1.0) ** 2))  # lowest at lr = 0.1
+    return RangeResult(lrs, losses, float(lrs[np.argmin(losses)] / 10))
+
+
+def test_lr_range_test_draws_loss_on_a_log_lr_axis_and_marks_minimum_and_suggestion():
+    result = range_result()
+    fig = plots.lr_range_test(result)
+    ax = fig.axes[0]
+    drawn = lines(ax)
+    np.testing.assert_array_equal(drawn["smoothed loss"].get_xdata(), result.lrs)
+    assert ax.get_xscale() == "log"
+    best = result.lrs[np.argmin(result.losses)]
+    [minimum] = [l for label, l in drawn.items() if label.startswith("loss minimum")]
+    np.testing.assert_allclose(np.ravel(minimum.get_data()), [best, result.losses.min()])
+    [suggestion] = [l for label, l in drawn.items() if label.startswith("suggestion")]
+    assert suggestion.get_xdata()[0] == result.suggestion
+    assert f"{result.suggestion:.3g}" in suggestion.get_label()
+    assert any(f"{best:.3g}" in text for text in legend_texts(ax))
+    fig.canvas.draw()
+
+
+@pytest.mark.parametrize("result, match", [
+    (RangeResult([1e-3, 1e-2], [1.0], 1e-4), r"same, non-zero length"),
+    (RangeResult([], [], 1e-4), r"same, non-zero length"),
+    (RangeResult([0.0, 1e-2], [1.0, 0.5], 1e-4), r"lrs must be positive"),
+    (RangeResult([1e-3, 1e-2], [1.0, np.nan], 1e-4), r"losses finite"),
+])
+def test_lr_range_test_rejects_a_malformed_result(result, match):
+    with pytest.raises(ValueError, match=match):
+        plots.lr_range_test(result)
+
+
+def test_lr_range_test_draws_the_real_result_of_schedules_lr_range_test():
+    torch = pytest.importorskip("torch")
+    from lessons_lib.schedules import lr_range_test
+
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    loader = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    result = lr_range_test(torch.nn.Linear(3, 1), torch.nn.MSELoss(), loader, steps=40)
+    ax = plots.lr_range_test(result).axes[0]
+    assert len(lines(ax)["smoothed loss"].get_xdata()) == len(result.lrs)
+
+
+# --- annotated table ---------------------------------------------------------------------
+
+
+def cell_texts(ax):
+    return {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+
+
+def test_annotated_table_writes_values_marks_missing_and_bolds_each_columns_best():
+    values = {"sgd": {"rosenbrock": None, "beale": 527},
+              "adam": {"rosenbrock": 706, "beale": 178},
+              "momentum": {"beale": 316, "rosenbrock": 950}}
+    text = {"adam": {"beale": "178\nη=3"}}
+    fig = plots.annotated_table(values, text=text, fmt="{:.0f}", log=True, highlight="min",
+                                title="race", colorbar_label="steps")
+    ax = fig.axes[0]
+    cells = cell_texts(ax)
+    # rows in the given order, columns in first-seen order
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["sgd", "adam", "momentum"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["rosenbrock", "beale"]
+    assert cells[(0, 0)].get_text() == "—" and cells[(2, 0)].get_text() == "950"
+    assert cells[(1, 1)].get_text() == "178\nη=3"
+    assert cells[(1, 1)].get_fontweight() == "bold" and cells[(1, 0)].get_fontweight() == "bold"
+    assert cells[(0, 1)].get_fontweight() == "normal"
+    image = ax.images[0]
+    assert image.get_array().mask[0, 0]  # the missing cell is masked (drawn grey)
+    assert type(image.norm).__name__ == "LogNorm"
+    assert ax.get_title() == "race" and fig.axes[1].get_ylabel() == "steps"
+    fig.canvas.draw()
+
+
+def test_annotated_table_with_every_value_missing_and_a_callable_format():
+    fig = plots.annotated_table({"adam": {"keras": None, "torch": 1e-17}},
+                                fmt=lambda v: f"{v:.0e}", highlight="max")
+    cells = cell_texts(fig.axes[0])
+    assert cells[(0, 0)].get_text() == "—" and cells[(0, 1)].get_text() == "1e-17"
+    fig = plots.annotated_table({"a": {"x": None}})
+    assert len(fig.axes) == 1  # nothing to colour: no colour bar
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(values={}), r"values must be a non-empty dict"),
+    (dict(values=[1, 2]), r"values must be a non-empty dict"),
+    (dict(values={"a": {"x": 0.0}}, log=True), r"log=True needs positive values"),
+    (dict(values={"a": {"x": 1.0}}, highlight="best"), r"highlight must be None, 'min' or 'max'"),
+])
+def test_annotated_table_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plots.annotated_table(**kwargs)
+
+
+# --- comparing training runs ---------------------------------------------------------------
+
+
+def test_compare_runs_one_panel_per_key_one_line_per_run():
+    from lessons_lib.harness.history import History
+
+    constant = History([{"epoch": 1, "val_loss": 1.0, "val_accuracy": 0.5},
+                        {"epoch": 2, "val_loss": 0.5, "val_accuracy": 0.8}])
+    cosine = {"epoch": [1, 2], "val_loss": [0.9, 0.3], "val_accuracy": [0.6, 0.9]}
+    fig = plots.compare_runs({"constant": constant, "cosine": cosine},
+                             styles={"constant": {"linestyle": "--"}}, title="schedules")
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_ylabel() == "val_loss" and loss_ax.get_yscale() == "log"
+    assert acc_ax.get_ylabel() == "val_accuracy" and acc_ax.get_yscale() == "linear"
+    np.testing.assert_array_equal(lines(acc_ax)["cosine"].get_ydata(), [0.6, 0.9])
+    np.testing.assert_array_equal(lines(loss_ax)["constant"].get_xdata(), [1, 2])
+    assert lines(loss_ax)["constant"].get_linestyle() == "--"
+    assert legend_texts(acc_ax) == ["constant", "cosine"]
+    assert fig._suptitle.get_text() == "schedules"
+    fig.canvas.draw()
+
+
+def test_compare_runs_names_the_run_without_the_column():
+    with pytest.raises(ValueError, match=r"runs\['b'\] has no 'val_accuracy' column; it has \['epoch', 'val_loss'\]"):
+        plots.compare_runs({"a": {"epoch": [1], "val_loss": [1.0], "val_accuracy": [0.5]},
+                            "b": {"epoch": [1], "val_loss": [1.0]}})
+    with pytest.raises(ValueError, match=r"keys must be a non-empty sequence"):
+        plots.compare_runs({"a": {"epoch": [1], "val_loss": [1.0]}}, keys="val_loss")
+    with pytest.raises(ValueError, match=r"runs must be a non-empty dict"):
+        plots.compare_runs({})

@@ -37,7 +37,8 @@ def divergence_message(epoch, step, lr, restored):
             f"{restored}")
 
 
-__all__ = ["torch", "keras", "History", "Callback", "EarlyStopping", "GradNormMonitor",
+# "torch" and "keras" are left out so that `import *` does not load both frameworks.
+__all__ = ["History", "Callback", "EarlyStopping", "GradNormMonitor",
            "LRLogger", "TrainState", "DivergenceError", "CheckpointError"]
 
 

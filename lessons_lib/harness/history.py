@@ -44,7 +44,7 @@ class History:
         return self.rows[key]
 
     @property
-    def keys(self) -> list[str]:
+    def columns(self) -> list[str]:
         """Every key that appears in some row, in first-seen order."""
         seen = {}
         for row in self.rows:
@@ -52,8 +52,8 @@ class History:
         return list(seen)
 
     def column(self, key: str) -> list:
-        if key not in self.keys:
-            raise KeyError(f"no {key!r} in this history; it has {self.keys}")
+        if key not in self.columns:
+            raise KeyError(f"no {key!r} in this history; it has {self.columns}")
         return [row.get(key) for row in self.rows]
 
     def best(self, key: str = "val_loss") -> dict:
@@ -69,7 +69,7 @@ class History:
     def __repr__(self):
         if not self.rows:
             return "History(no epochs)"
-        keys = self.keys
+        keys = self.columns
         lines = ["  ".join(f"{k:>12}" for k in keys)]
         for row in self.rows:
             lines.append("  ".join(_cell(row.get(k)) for k in keys))
@@ -82,11 +82,11 @@ class History:
         # it once, as the cell's value, and tests need not close it.
         from matplotlib.figure import Figure
 
-        metrics = [k for k in self.keys if k not in BOOKKEEPING + LOSSES]
+        metrics = [k for k in self.columns if k not in BOOKKEEPING + LOSSES]
         fig = Figure(figsize=(10 if metrics else 5.5, 3.8), layout="constrained")
         axes = fig.subplots(1, 2 if metrics else 1, squeeze=False)[0]
-        self._plot_columns(axes[0], [k for k in LOSSES if k in self.keys], "loss")
-        if all(v > 0 for k in LOSSES if k in self.keys for v in self.column(k)
+        self._plot_columns(axes[0], [k for k in LOSSES if k in self.columns], "loss")
+        if all(v > 0 for k in LOSSES if k in self.columns for v in self.column(k)
                if v is not None and math.isfinite(v)):
             axes[0].set_yscale("log")
         if metrics:

@@ -11,11 +11,12 @@ Every step is the five steps of lesson 08, nothing hidden:
 Around them, `fit` adds what real training needs, without slowing the GPU down:
 the loop never reads a device value on the host while it runs (no `.item()`,
 no `if loss:`), because each read makes the CPU wait for the GPU to finish.
-Losses, the divergence flag and metric inputs are kept on the device and read
-once, at the end of each epoch.
+Each batch's loss (which also tells whether training diverged) and the metric
+inputs stay on the device and are read once, at the end of each epoch.
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import copy
 import math
@@ -115,7 +116,8 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
             stop = any([callback.on_epoch_end(run.state, row) for callback in run.callbacks])
             if checkpoint is not None:
                 _save_checkpoint(checkpoint, _checkpoint_payload(run, epoch, stop, (train, val)))
-            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ("epoch", "seconds")})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
+                             if k not in ("epoch", "seconds")})
             bar.update()
             if stop:
                 break
@@ -159,8 +161,9 @@ def _check_arguments(*, epochs, scheduler_interval, amp, clip_grad_norm, progres
         raise ValueError(f"check_every must be a positive int or None; "
                          f"got check_every={check_every!r}")
     for name, data in (("train", train), ("val", val)):
-        # A generator would be empty from the second epoch on.
-        if data is not None and iter(data) is data:
+        # A generator would be empty from the second epoch on. (Not `iter(data)`:
+        # starting a DataLoader's iterator draws from its random generator.)
+        if isinstance(data, collections.abc.Iterator):
             raise ValueError(f"{name} must be re-iterable (a DataLoader or a list of "
                              f"(x, y) batches); got a one-shot iterator {type(data).__name__}")
 
@@ -275,18 +278,18 @@ def _run_epoch(run, epoch, train, val, progress):
         callback.on_epoch_begin(run.state)
     train_out = _train_epoch(run, _batches(train, progress, epoch))
     val_out = _evaluate(run, val) if val is not None else None
-    # The epoch's one read of device values: losses, divergence step, finiteness.
     params_finite = torch.stack([p.isfinite().all() for p in run.model.parameters()]).all()
-    figures = [train_out.loss_sum, train_out.first_bad, params_finite]
-    if val_out is not None:
-        figures.append(val_out.loss_sum)
-    figures = _read_once(figures)
-    if figures[1] or not figures[2]:
+    # The epoch's one read of device values: every batch loss, and finiteness.
+    figures = _read_once([params_finite[None]] + train_out.losses
+                         + (val_out.losses if val_out is not None else []))
+    train_losses = figures[1:1 + train_out.steps]
+    bad_step = next((i + 1 for i, v in enumerate(train_losses) if not math.isfinite(v)), 0)
+    if bad_step or not figures[0]:
         _restore(run, saved)
-        _raise_divergence(run, epoch, train_out, int(figures[1]))
-    row = {"epoch": epoch, "train_loss": figures[0] / train_out.count}
+        _raise_divergence(run, epoch, train_out, bad_step)
+    row = {"epoch": epoch, "train_loss": train_out.mean(train_losses)}
     if val_out is not None:
-        row["val_loss"] = figures[3] / val_out.count
+        row["val_loss"] = val_out.mean(figures[1 + train_out.steps:])
     _step_scheduler_per_epoch(run, row)
     row["lr"] = float(run.optimizer.param_groups[0]["lr"])
     row.update(train_out.outputs.compute(run.metrics))
@@ -296,30 +299,37 @@ def _run_epoch(run, epoch, train, val, progress):
     return row
 
 
-class _EpochTotals:
-    """Device-side sums of one pass over the data (nothing read on the host)."""
+class _EpochLosses:
+    """Each batch's loss, kept on the device (a list append launches no GPU
+    work and waits for none); read all at once at the end of the epoch."""
 
-    def __init__(self, device):
-        self.loss_sum = torch.zeros((), device=device)
-        self.first_bad = torch.zeros((), device=device)  # 1-based step of the first NaN/inf loss
-        self.count = 0      # samples; from shapes, which the host knows without a sync
-        self.steps = 0
+    def __init__(self):
+        self.losses = []
+        self.sizes = []     # batch sizes: shapes, which the host knows without a sync
         self.lrs = []       # the learning rate of each step, for the divergence message
         self.outputs = _Outputs()
 
+    @property
+    def steps(self):
+        return len(self.losses)
+
     def add(self, batch_loss, n):
-        batch_loss = batch_loss.detach().float()
-        self.steps += 1
-        self.count += n
-        self.loss_sum += batch_loss * n
-        is_first_bad = ~torch.isfinite(batch_loss) & (self.first_bad == 0)
-        self.first_bad = torch.where(is_first_bad, float(self.steps), self.first_bad)
+        self.losses.append(batch_loss.detach().reshape(1))
+        self.sizes.append(n)
+
+    def mean(self, values):
+        """The epoch's loss per sample, from the batch means read back."""
+        return sum(v * n for v, n in zip(values, self.sizes)) / sum(self.sizes)
+
+    def any_nonfinite(self, last):
+        """Whether one of the `last` losses is NaN/inf (one sync: check_every only)."""
+        return not torch.cat(self.losses[-last:]).isfinite().all().item()
 
 
 def _train_epoch(run, batches):
     model, optimizer, scaler = run.model, run.optimizer, run.scaler
     model.train()
-    totals = _EpochTotals(run.device)
+    totals = _EpochLosses()
     for batch in batches:
         x, y = _to_device(batch, run.device)
         with _autocast(run):
@@ -340,7 +350,8 @@ def _train_epoch(run, batches):
         run.state.batch_loss = batch_loss
         for callback in run.callbacks:
             callback.on_batch_end(run.state)
-        if run.check_every and totals.steps % run.check_every == 0 and totals.first_bad.item():
+        if run.check_every and totals.steps % run.check_every == 0 \
+                and totals.any_nonfinite(run.check_every):
             break  # diverged: the epoch's end raises
     if totals.steps == 0:
         raise ValueError("train yielded no batches")
@@ -359,7 +370,7 @@ def _prepare_gradients(run):
 @torch.no_grad()
 def _evaluate(run, batches):
     run.model.eval()
-    totals = _EpochTotals(run.device)
+    totals = _EpochLosses()
     for batch in batches:
         x, y = _to_device(batch, run.device)
         with _autocast(run):
@@ -380,7 +391,9 @@ def _step_scheduler_per_epoch(run, row):
 
 
 def _autocast(run):
-    return torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None)
+    if run.amp_dtype is None:
+        return contextlib.nullcontext()  # cheaper than a disabled autocast, every step
+    return torch.autocast(run.device.type, dtype=run.amp_dtype)
 
 
 def _to_device(batch, device):
@@ -394,8 +407,8 @@ def _to_device(batch, device):
 
 
 def _read_once(tensors):
-    """Device values -> Python floats in one transfer (the one sync point)."""
-    return torch.stack([t.float() for t in tensors]).tolist()
+    """1-element device tensors -> Python floats in one transfer (the sync point)."""
+    return torch.cat(tensors).float().tolist()  # float32: MPS has no float64
 
 
 def _batches(data, progress, epoch):
@@ -484,7 +497,8 @@ def _set_rng_state(state, loaders):
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+    # A checkpoint from a CPU run (or another GPU count) leaves the CUDA generators alone.
+    if torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
     if "mps" in state and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state["mps"])
@@ -497,13 +511,17 @@ def _optimizer_kind(optimizer):
     return f"{type(optimizer).__name__}({', '.join(hyperparameters)})"
 
 
+def _optimizer_shapes(optimizer):
+    return [[list(p.shape) for p in group["params"]] for group in optimizer.param_groups]
+
+
 def _checkpoint_payload(run, epoch, finished, loaders):
     optimizer = run.optimizer
     return {"format": CHECKPOINT_FORMAT, "epoch": epoch, "step": run.state.step,
             "finished": finished,
             "model": run.model.state_dict(),
             "optimizer_kind": _optimizer_kind(optimizer),
-            "optimizer_shapes": [[list(p.shape) for p in g["params"]] for g in optimizer.param_groups],
+            "optimizer_shapes": _optimizer_shapes(optimizer),
             "optimizer": optimizer.state_dict(),
             "scheduler_kind": type(run.scheduler).__name__ if run.scheduler else None,
             "scheduler": run.scheduler.state_dict() if run.scheduler else None,
@@ -548,8 +566,7 @@ def _mismatches(saved, run, loaders):
     if saved["optimizer_kind"] != _optimizer_kind(run.optimizer):
         problems.append(f"the optimizer was {saved['optimizer_kind']}, "
                         f"now {_optimizer_kind(run.optimizer)}")
-    elif saved["optimizer_shapes"] != [[list(p.shape) for p in g["params"]]
-                                       for g in run.optimizer.param_groups]:
+    elif saved["optimizer_shapes"] != _optimizer_shapes(run.optimizer):
         problems.append("the optimizer's parameters differ")
     scheduler_kind = type(run.scheduler).__name__ if run.scheduler else None
     if saved["scheduler_kind"] != scheduler_kind:
