@@ -1,0 +1,223 @@
+"""lessons_lib.harness.keras: compile + model.fit with the course's History."""
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+import lessons_lib.harness.keras as harness_keras  # noqa: E402
+from lessons_lib.harness import (DivergenceError, EarlyStopping, GradNormMonitor,  # noqa: E402
+                                 History)
+from lessons_lib.harness.keras import fit  # noqa: E402
+
+pytestmark = pytest.mark.keras
+
+
+def regression(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8)).astype("float32")
+    y = (X @ rng.normal(size=(8, 1))).astype("float32")
+    return X, y
+
+
+def dense(n_out=1, dropout=0.0, seed=1, activation=None):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dropout(dropout),
+                             keras.layers.Dense(n_out, activation=activation)])
+
+
+def weights_equal(a, b):
+    return all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
+
+
+class StubCourseOptimizer:
+    """Stands in for a lessons_lib optimizer: only `.to_keras()` matters here."""
+
+    def __init__(self, lr):
+        self.lr = lr
+        self.calls = 0
+
+    def to_keras(self):
+        self.calls += 1
+        return keras.optimizers.SGD(learning_rate=self.lr)
+
+
+def test_module_named_keras_imports_the_real_keras():
+    assert harness_keras.keras is keras
+    assert harness_keras.__name__ == "lessons_lib.harness.keras"
+
+
+@pytest.mark.parametrize("data", ["arrays", "dataset"])
+@pytest.mark.parametrize("optimizer", ["adam_object", "adam_name", "course_stub"])
+def test_trains_with_each_kind_of_optimizer_and_data(optimizer, data):
+    X, y = regression()
+    make = {"adam_object": lambda: keras.optimizers.Adam(0.01), "adam_name": lambda: "adam",
+            "course_stub": lambda: StubCourseOptimizer(0.01)}[optimizer]
+    opt = make()
+    if data == "arrays":
+        train, val, kwargs = (X, y), (X[:64], y[:64]), {"batch_size": 32}
+    else:
+        train = tf.data.Dataset.from_tensor_slices((X, y)).shuffle(256, seed=0).batch(32)
+        val, kwargs = tf.data.Dataset.from_tensor_slices((X[:64], y[:64])).batch(32), {}
+    model = dense()
+    history = fit(model, train, loss="mse", optimizer=opt, epochs=3, val=val, progress=False,
+                  seed=0, **kwargs)
+    assert isinstance(history, History) and history["epoch"] == [1, 2, 3]
+    assert all(list(row) == ["epoch", "train_loss", "val_loss", "lr", "seconds"]
+               for row in history.rows)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    expected_lr = {"adam_name": 0.001}.get(optimizer, 0.01)
+    np.testing.assert_allclose(history["lr"], expected_lr, rtol=1e-6)
+    assert history[-1]["val_loss"] == pytest.approx(model.evaluate(X[:64], y[:64], verbose=0),
+                                                    rel=1e-5)
+    if optimizer == "course_stub":
+        assert opt.calls == 1 and isinstance(model.optimizer, keras.optimizers.SGD)
+
+
+def test_lr_follows_a_schedule_and_metrics_are_renamed():
+    X, y = regression()
+    labels = (y[:, 0] > 0).astype("int32")
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=8, decay_rate=0.5)
+    model = dense(n_out=2, activation="softmax")
+    history = fit(model, (X, labels), loss="sparse_categorical_crossentropy",
+                  optimizer=keras.optimizers.SGD(schedule), epochs=2, val=(X[:64], labels[:64]),
+                  batch_size=32, metrics=["accuracy"], progress=False)
+    # 8 updates per epoch: the learning rate in effect after epoch e is schedule(8 e).
+    np.testing.assert_allclose(history["lr"], [0.05, 0.025], rtol=1e-6)
+    assert set(history.columns) == {"epoch", "train_loss", "val_loss", "lr", "accuracy",
+                                 "val_accuracy", "seconds"}
+    from sklearn.metrics import accuracy_score
+
+    predicted = model.predict(X[:64], verbose=0).argmax(1)
+    assert history[-1]["val_accuracy"] == pytest.approx(accuracy_score(labels[:64], predicted))
+    assert len(history.plot().axes) == 2
+
+
+def test_named_metric_functions():
+    X, y = regression()
+    history = fit(dense(), (X, y), loss="mse", optimizer="adam", epochs=1, val=(X, y),
+                  batch_size=64, progress=False,
+                  metrics={"mae": lambda t, p: keras.ops.mean(keras.ops.abs(t - p))})
+    assert {"mae", "val_mae"} <= set(history[-1])
+
+
+def resumable(model, epochs, checkpoint):
+    X, y = regression()
+    return fit(model, (X, y), loss="mse", optimizer=keras.optimizers.Adam(0.01), epochs=epochs,
+               val=(X[:64], y[:64]), batch_size=32, progress=False, seed=0,
+               checkpoint=checkpoint)
+
+
+def test_backup_and_restore_resume_is_exact_with_shuffling_and_dropout(tmp_path):
+    uninterrupted = dense(dropout=0.3)
+    expected = resumable(uninterrupted, 4, None)
+
+    first = resumable(dense(dropout=0.3), 2, tmp_path / "backup")
+    assert len(first) == 2
+    restarted = dense(dropout=0.3, seed=9)  # built anew, as after a crash
+    resumed = resumable(restarted, 4, tmp_path / "backup")
+
+    # Exact on the CPU: BackupAndRestore brings weights, optimizer state and
+    # the epoch back; the harness, History rows and Dropout's seed state.
+    assert weights_equal(restarted, uninterrupted)
+    drop_seconds = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h.rows]
+    assert drop_seconds(resumed) == drop_seconds(expected)
+    # Finished: the backup is kept and a rerun trains nothing more.
+    assert len(resumable(dense(dropout=0.3), 4, tmp_path / "backup")) == 4
+
+
+def test_resume_without_seed_state_differs():
+    """The dropout seed state is what makes the resume above exact."""
+    X, y = regression()
+    model = dense(dropout=0.3)
+    before = [keras.ops.convert_to_numpy(v).tolist()
+              for v in harness_keras._seed_variables(model)]
+    fit(model, (X, y), loss="mse", optimizer="adam", epochs=1, batch_size=32, progress=False)
+    after = [keras.ops.convert_to_numpy(v).tolist() for v in harness_keras._seed_variables(model)]
+    assert before and before != after
+
+
+def test_our_early_stopping_and_keras_early_stopping():
+    X, y = regression()
+    # Validation targets are negated: the better the fit, the worse val_loss.
+    model = dense()
+    snapshots = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[epoch + 1] = self.model.get_weights()
+
+    stopper = EarlyStopping(patience=2)
+    history = fit(model, (X, y), loss="mse", optimizer=keras.optimizers.SGD(0.05), epochs=20,
+                  val=(X, -y), batch_size=32, callbacks=[stopper, Snapshot()], progress=False)
+    assert len(history) == 3 and stopper.best_epoch == 1
+    assert all(np.array_equal(p, q) for p, q in zip(model.get_weights(), snapshots[1]))
+
+    history = fit(dense(), (X, y), loss="mse", optimizer=keras.optimizers.SGD(0.05), epochs=20,
+                  val=(X, -y), batch_size=32, progress=False,
+                  callbacks=[keras.callbacks.EarlyStopping(patience=1)])
+    assert len(history) == 2
+
+
+def test_divergence_raises_and_restores_the_epoch_start():
+    X, y = regression()
+    model = dense()
+    initial = model.get_weights()
+    with pytest.raises(DivergenceError) as caught:
+        fit(model, (X, y), loss="mse", optimizer=keras.optimizers.SGD(1e4), epochs=3,
+            batch_size=32, progress=False)
+    error = caught.value
+    message = str(error)
+    assert error.epoch == 1 and f"epoch 1, step {error.step}" in message
+    assert "10000" in message and "lr <= 1000" in message
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert all(np.array_equal(p, q) for p, q in zip(model.get_weights(), initial))
+
+
+def test_mixed_precision_switches_layers_and_scales_the_loss():
+    X, y = regression()
+    labels = (y[:, 0] > 0).astype("int32")
+    model = dense(n_out=2, activation="softmax")
+    harness_keras.use_mixed_precision(model)  # what mixed_precision="auto" does on a GPU
+    history = fit(model, (X, labels), loss="sparse_categorical_crossentropy", optimizer="adam",
+                  epochs=1, batch_size=64, progress=False, mixed_precision=False)
+    hidden = model.layers[0]
+    assert hidden.compute_dtype == "float16" and hidden.variable_dtype == "float32"
+    assert model(X[:2]).dtype == "float32"  # the output layer stays in float32
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert np.isfinite(history["train_loss"]).all()
+
+
+def test_progress_prints_epochs(capsys):
+    X, y = regression(n=64)
+    fit(dense(), (X, y), loss="mse", optimizer="adam", epochs=2, batch_size=32, progress=True)
+    assert "Epoch 2/2" in capsys.readouterr().out
+
+
+def test_bad_arguments_raise_value_error_naming_them():
+    X, y = regression(n=64)
+    dataset = tf.data.Dataset.from_tensor_slices((X, y)).batch(32)
+    cases = [
+        (dict(train=(X, y), epochs=0), "epochs=0"),
+        (dict(train=dataset, epochs=1, batch_size=32), "batch_size=32"),
+        (dict(train=X, epochs=1), "train must be"),
+        (dict(train=(X, y), epochs=1, optimizer=0.1), "optimizer=0.1"),
+        (dict(train=(X, y), epochs=1, progress="loud"), "progress='loud'"),
+        (dict(train=(X, y), epochs=1, mixed_precision="fp16"), "mixed_precision='fp16'"),
+        (dict(train=(X, y), epochs=1, callbacks=[GradNormMonitor()]), "GradNormMonitor"),
+    ]
+    if not harness_keras.gpu_available():
+        cases.append((dict(train=(X, y), epochs=1, mixed_precision=True), "needs a GPU"))
+    for arguments, pattern in cases:
+        arguments = {"loss": "mse", "optimizer": "sgd", "progress": False, **arguments}
+        with pytest.raises(ValueError, match=pattern):
+            fit(dense(), **arguments)
+
+
+def test_checkpoint_directory_files(tmp_path):
+    resumable(dense(), 1, tmp_path / "backup")
+    assert sorted(os.listdir(tmp_path / "backup")) == [
+        "latest.weights.h5", "lessons_lib_extras.json", "training_metadata.json"]
