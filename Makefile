@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lab: $(STAMP)
-	MPLBACKEND=module://matplotlib_inline.backend_inline $(VENV)/bin/jupyter lab notebooks/
+	$(INLINE) $(VENV)/bin/jupyter lab notebooks/
 
 # Unit tests and every notebook under nbval, in one run, one summary.
 test: $(STAMP)
@@ -30,11 +30,14 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
+# Executed copies need the inline backend, or the figures are drawn to nowhere.
+INLINE := MPLBACKEND=module://matplotlib_inline.backend_inline
+
 course: $(STAMP)
-	$(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
+	$(INLINE) $(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
 
 slides: $(STAMP)
-	$(VENV)/bin/jupyter nbconvert --to slides --execute --SlidesExporter.reveal_scroll=True \
+	$(INLINE) $(VENV)/bin/jupyter nbconvert --to slides --execute --SlidesExporter.reveal_scroll=True \
 		--output-dir build/slides notebooks/[0-9][0-9]_*.ipynb
 
 student: $(STAMP)
