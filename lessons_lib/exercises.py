@@ -143,8 +143,9 @@ def check_optimizer_step(student_step, optimizer, *, steps=8, dim=3, seed=0, x0=
         if problem is not None:
             return problem
         if not _close(got, expected[t], rtol, atol):
-            intro = f"{name}: step {t + 1} of {steps}" + (
-                f" (steps 1–{t} matched)" if t else " (the very first step)")
+            matched = {0: " (the very first step)", 1: " (step 1 matched)"}.get(
+                t, f" (steps 1–{t} matched)")
+            intro = f"{name}: step {t + 1} of {steps}{matched}"
             return _explain(intro, got, expected[t], [(p[t], why) for p, why in wrong], hint,
                             start=w)
         w = np.asarray(got, dtype=float)
