@@ -7,6 +7,7 @@
     opt.to_torch(params), opt.torch_reference(params)
     opt.to_keras(), opt.keras_reference()
 """
+from . import compare
 from .adam import Adam, AdamW, Adamax, AMSGrad, NAdam
 from .adaptive import Adadelta, Adagrad, RMSprop
 from .base import FLAVORS, Optimizer
