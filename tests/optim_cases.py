@@ -9,12 +9,12 @@ from lessons_lib.optim.compare import (Problem, relative_error, run_keras, run_n
 def sample_hparams(name, flavor, rng):
     """Random, valid hyperparameters for `name`; options keep the flavor's conventions.
 
-    Every float is rounded to float32: Keras keeps its learning rate in a float32
-    variable and `ops.cast(python_float, "float64")` goes through float32, so
-    only float32 values reach Keras's built-ins unchanged.
+    test_optim rounds them to float32 (`compare.float32_exact`): Keras keeps its
+    learning rate in a float32 variable and `ops.cast(python_float, "float64")`
+    goes through float32, so only float32 values reach its built-ins unchanged.
     """
     u = rng.uniform
-    lr = float(np.float32(10 ** u(-3, -1.3)))
+    lr = float(10 ** u(-3, -1.3))
     wd = float(u(0, 0.1))
     betas = (float(u(0.5, 0.95)), float(u(0.9, 0.9999)))
     eps = float(10 ** u(-8, -6))
@@ -32,7 +32,7 @@ def sample_hparams(name, flavor, rng):
         h.update(alpha=float(u(0.8, 0.999)), eps=eps, centered=bool(rng.integers(2)),
                  momentum=float(u(0.3, 0.9)) if rng.integers(2) else 0.0)
     elif name == "adadelta":
-        h.update(rho=float(u(0.8, 0.99)), eps=eps, lr=float(np.float32(u(0.1, 1.0))))
+        h.update(rho=float(u(0.8, 0.99)), eps=eps, lr=float(u(0.1, 1.0)))
     elif name in ("adam", "amsgrad", "adamw"):
         h.update(betas=betas, eps=eps)
         if name != "amsgrad":
@@ -43,10 +43,4 @@ def sample_hparams(name, flavor, rng):
             h["momentum_decay"] = float(u(0.001, 0.01))
     elif name == "adamax":
         h.update(betas=betas, eps=eps)
-    return {k: _float32(v) for k, v in h.items()}
-
-
-def _float32(value):
-    if isinstance(value, tuple):
-        return tuple(_float32(v) for v in value)
-    return float(np.float32(value)) if isinstance(value, float) else value
+    return h

@@ -38,7 +38,8 @@ def record(key, err):
 
 def make(name, flavor, seed):
     rng = np.random.default_rng(seed)
-    return optim.REGISTRY[name](flavor=flavor, **sample_hparams(name, flavor, rng))
+    opt = optim.REGISTRY[name](flavor=flavor, **sample_hparams(name, flavor, rng))
+    return optim.compare.float32_exact(opt)   # what Keras can hold exactly (see compare.py)
 
 
 def test_registry_has_every_optimizer_of_the_course():
@@ -404,3 +405,18 @@ def test_steps_to_tolerance_and_race_on_a_quadratic():
         expected = math.ceil(math.log(1e-6) / (2 * math.log(abs(1 - 2 * lr))))
         assert results[label][1] == expected
     assert results["diverges"][1] is None
+
+
+def test_steps_to_tolerance_counts_staying_below_not_passing_through():
+    from lessons_lib import landscapes
+    f = landscapes.REGISTRY["quadratic"]
+    path = np.array([[1.0], [1e-4], [0.5], [1e-4], [1e-5], [0.0]])
+    assert optim.steps_to_tolerance(path, f, 1e-6) == 3
+    assert optim.steps_to_tolerance(path[:3], f, 1e-6) is None
+
+
+def test_tune_picks_the_learning_rate_that_settles_first():
+    from lessons_lib import landscapes
+    f = landscapes.REGISTRY["quadratic"]   # x²: GD at lr 0.5 lands on 0 in one step
+    lr, path = optim.tune("sgd", f, [1.0], [0.1, 0.5, 0.9, 2.0], 100)
+    assert lr == 0.5 and path[1, 0] == 0.0

@@ -11,7 +11,7 @@ from . import compare
 from .adam import Adam, AdamW, Adamax, AMSGrad, NAdam
 from .adaptive import Adadelta, Adagrad, RMSprop
 from .base import FLAVORS, Optimizer
-from .minimize import DivergenceError, minimize, race, steps_to_tolerance
+from .minimize import DivergenceError, minimize, race, steps_to_tolerance, tune
 from .sgd import SGD, Momentum, Nesterov
 
 REGISTRY = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta,
@@ -25,5 +25,5 @@ def get(name, **hparams):
     return REGISTRY[name](**hparams)
 
 
-__all__ = ["REGISTRY", "get", "minimize", "race", "steps_to_tolerance", "DivergenceError", "Optimizer", "FLAVORS",
+__all__ = ["REGISTRY", "get", "minimize", "race", "steps_to_tolerance", "tune", "DivergenceError", "Optimizer", "FLAVORS",
            *(cls.__name__ for cls in REGISTRY.values())]

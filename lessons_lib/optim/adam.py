@@ -16,8 +16,9 @@ class Adam(Optimizer):
         Keras:  p_t = p_{t-1} − η·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m_t / (√v̂_t + ε)   (eps_hat)
 
     The two differ only in where ε sits: Keras adds it to the *uncorrected*
-    √v ("epsilon hat" in the paper's §2), so its effective ε is √(1 − β₂ᵗ)
-    times larger early on. It matters when gradients are as small as ε.
+    √v ("epsilon hat" in the paper's §2). Written in torch's form, Keras's ε is
+    ε/√(1 − β₂ᵗ): about 32× larger at the first step with β₂ = 0.999. It matters
+    when gradients are as small as ε.
 
     ==============  ======  =====
     hyperparameter  torch   keras

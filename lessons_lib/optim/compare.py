@@ -34,8 +34,21 @@ def run_numpy(opt, problem):
 
 
 def run_torch(make_optimizer, problem, device="cpu"):
-    """`make_optimizer(params)`: e.g. `opt.to_torch` or `opt.torch_reference`."""
+    """`make_optimizer(params)`: e.g. `opt.to_torch` or `opt.torch_reference`.
+
+    Runs with torch's default dtype set to float64, because torch keeps scalar
+    optimizer state (NAdam's μ product) in the default dtype.
+    """
     import torch
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return _run_torch(make_optimizer, problem, device, torch)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _run_torch(make_optimizer, problem, device, torch):
     params = [torch.tensor(p, dtype=torch.float64, device=device, requires_grad=True)
               for p in problem.p0]
     optimizer, path = make_optimizer(params), []
@@ -58,6 +71,19 @@ def run_keras(keras_optimizer, problem):
         keras_optimizer.apply(grads, variables)
         path.append([np.array(v.numpy()) for v in variables])
     return path
+
+
+def float32_exact(opt):
+    """The same optimizer with every float hyperparameter rounded to float32.
+
+    Keras stores its learning rate in float32 and casts Python floats through
+    float32, so only such values reach its built-ins unchanged.
+    """
+    def rounded(value):
+        if isinstance(value, tuple):
+            return tuple(rounded(v) for v in value)
+        return float(np.float32(value)) if isinstance(value, float) else value
+    return opt.with_hparams(**{k: rounded(v) for k, v in opt.hparams.items()})
 
 
 def relative_error(path, reference):

@@ -41,22 +41,45 @@ def minimize(opt, f, x0, steps, *, schedule=None, stop_on_divergence=True):
 
 
 def steps_to_tolerance(path, f, tol):
-    """First step k at which f(path[k]) − f* ≤ tol (f* = the lowest minimum), or None."""
+    """First step k from which f(path[j]) − f* ≤ tol for every j ≥ k; None if the end is above.
+
+    "Stays below", not "first touches": an oscillating run can pass through the
+    tolerance and leave it again. f* is the lowest listed minimum (0 if none).
+    """
     best = min(f.value(m) for m in f.minima) if f.minima else 0.0
-    for k, x in enumerate(path):
-        if f.value(x) - best <= tol:
-            return k
-    return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = np.array([f.value(x) for x in path]) - best
+    above = np.flatnonzero(~(gap <= tol))          # ~(≤) also counts NaN as above
+    if above.size and above[-1] == len(path) - 1:
+        return None
+    return int(above[-1] + 1) if above.size else 0
 
 
 def race(optimizers, f, x0, steps, tol=1e-6):
     """Run each optimizer (dict label -> optimizer) on `f` from `x0`.
 
-    Returns {label: (trajectory, steps to reach `tol` or None)}. A run that
-    diverges keeps its finite prefix and never reaches the tolerance.
+    Returns {label: (trajectory, steps until it stays within `tol`, or None)}.
+    A run that diverges keeps its finite prefix and counts as None.
     """
     results = {}
     for label, opt in optimizers.items():
         path = minimize(opt, f, x0, steps, stop_on_divergence=False)
         results[label] = (path, steps_to_tolerance(path, f, tol) if len(path) == steps + 1 else None)
     return results
+
+
+def tune(name, f, x0, lrs, steps, tol=1e-6, **hparams):
+    """(lr, trajectory) of the learning rate in `lrs` that settles within `tol` soonest.
+
+    `name` is a REGISTRY name, `hparams` the optimizer's other settings. Ties,
+    and grids where nothing settles, go to the lowest final value.
+    """
+    from . import get
+    runs = {lr: race({lr: get(name, lr=lr, **hparams)}, f, x0, steps, tol)[lr] for lr in lrs}
+
+    def score(lr):
+        path, settled = runs[lr]
+        final = f.value(path[-1]) if len(path) == steps + 1 else np.inf
+        return (np.inf if settled is None else settled, final)
+    best = min(runs, key=score)
+    return best, runs[best][0]
