@@ -262,8 +262,9 @@ def test_torch_adapter_step_does_not_sync_the_gpu():
 
 # --- Keras adapter inside model.fit --------------------------------------------
 
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 @pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam", "nadam"])
-def test_keras_adapter_inside_compiled_fit_matches_keras_builtin(name):
+def test_keras_adapter_inside_compiled_fit_matches_keras_builtin(name, jit):
     import keras
     opt = optim.REGISTRY[name](flavor="keras", lr=0.01)
     rng = np.random.default_rng(0)
@@ -274,7 +275,7 @@ def test_keras_adapter_inside_compiled_fit_matches_keras_builtin(name):
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="tanh"),
                                   keras.layers.Dense(1)])
-        model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
+        model.compile(optimizer=optimizer, loss="mse", jit_compile=jit)
         history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
         return model, history.history["loss"]
     ours, ours_loss = train(opt.to_keras())
