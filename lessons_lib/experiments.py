@@ -31,25 +31,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_int, check_range
+
 # ---------------------------------------------------------------- argument checks
 
 
-def _check_number(name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
-    """ValueError naming the parameter, the bad value and the valid range."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-        raise ValueError(f"{name}={value!r} is out of range; valid: {name} in "
-                         f"{left}{low:g}, {high:g}{right}")
-    return float(value)
+def _check_number(name, value, low=-math.inf, high=math.inf, **open_ends):
+    return check_range(None, name, value, low, high, **open_ends)
 
 
 def _check_int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name}={value!r} is out of range; valid: {name} an integer >= {low}")
-    return int(value)
+    return check_int(None, name, value, low)
 
 
 def _check_sizes(name, values, high):

@@ -15,24 +15,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_int, check_range
+
 
 # -- validation ------------------------------------------------------------------------
 def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}={value!r} is out of range; valid: {name} an integer >= {low}")
+    return check_int(None, name, value, low)
 
 
-def _check_float(name, value, low, high, *, low_open=False, high_open=False):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = (number > low if low_open else number >= low) and \
-         (number < high if high_open else number <= high)
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
-        top = "inf" if high == math.inf else f"{high:g}"
-        raise ValueError(f"{name}={value!r} is out of range; valid: {name} in {left}{low:g}, {top}{right}")
+def _check_float(name, value, low, high, **open_ends):
+    return check_range(None, name, value, low, high, **open_ends)
 
 
 def _sigmoid(z):

@@ -353,6 +353,7 @@ def test_minimize_rejects_bad_steps(steps):
 @pytest.mark.parametrize("name,kwargs,match", [
     ("sgd", dict(lr=-0.1), r"lr=-0.1 is out of range; valid: lr in \[0, inf\)"),
     ("adam", dict(lr=math.nan), r"lr=nan is out of range"),
+    ("adam", dict(lr=math.inf), r"lr=inf is out of range"),
     ("adam", dict(betas=(1.0, 0.999)), r"betas\[0\]=1.0 .*valid: betas\[0\] in \[0, 1\)"),
     ("adam", dict(betas=(0.9, -0.1)), r"betas\[1\]=-0.1"),
     ("adam", dict(betas=0.9), r"betas=0.9 must be a pair"),
