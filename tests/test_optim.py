@@ -213,6 +213,8 @@ def test_torch_adapter_state_dict_round_trip_resumes_exactly(name):
         assert torch.equal(a, b)
 
 
+# The test wraps optimizer.step to step the scheduler too, which torch warns about.
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_torch_adapter_works_with_a_torch_scheduler():
     opt = optim.REGISTRY["momentum"](lr=0.1)
     problem = Problem(8, 1.0)
