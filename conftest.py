@@ -20,7 +20,7 @@ def pytest_terminal_summary(terminalreporter):
             if getattr(report, "when", "call") not in ("call", None) and outcome == "passed":
                 continue
             counts[(_kind(nodeid), outcome)] += 1
-            if ".ipynb" in nodeid:
+            if _kind(nodeid) == "notebook cells":
                 notebooks.add(nodeid.split("::")[0])
     terminalreporter.section("course test count")
     for kind in ("unit tests", "notebook cells"):
