@@ -20,9 +20,11 @@ $(STAMP): requirements.txt pyproject.toml
 lab: $(STAMP)
 	$(INLINE) $(VENV)/bin/jupyter lab notebooks/
 
-# Unit tests and every notebook under nbval, in one run, one summary.
+# Unit tests, every notebook under nbval, and the student edition (solutions
+# removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	rm -rf build/student && $(PY) -m lessons_lib.course student notebooks build/student > /dev/null
+	$(PY) -m pytest tests notebooks build/student --nbval-lax --nbval-current-env -p no:cacheprovider
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider

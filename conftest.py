@@ -8,7 +8,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _kind(nodeid):
-    return "notebook cells" if ".ipynb" in nodeid.split("::")[0] else "unit tests"
+    path = nodeid.split("::")[0]
+    if not path.endswith(".ipynb"):
+        return "unit tests"
+    return "student edition" if "build/student" in path else "notebook cells"
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -20,13 +23,13 @@ def pytest_terminal_summary(terminalreporter):
             if getattr(report, "when", "call") not in ("call", None) and outcome == "passed":
                 continue
             counts[(_kind(nodeid), outcome)] += 1
-            if _kind(nodeid) == "notebook cells":
+            if _kind(nodeid) != "unit tests":
                 notebooks.add(nodeid.split("::")[0])
     terminalreporter.section("course test count")
-    for kind in ("unit tests", "notebook cells"):
+    for kind in ("unit tests", "notebook cells", "student edition"):
         parts = ", ".join(f"{counts[(kind, o)]} {o}" for o in ("passed", "failed", "error", "skipped"))
         terminalreporter.write_line(f"{kind:15s}: {parts}")
-    terminalreporter.write_line(f"{'notebooks':15s}: {len(notebooks)}")
+    terminalreporter.write_line(f"{'notebooks':15s}: {len(notebooks)} (lessons and student edition)")
 
     worst = getattr(sys.modules.get("test_optim"), "WORST", {})
     if worst:
