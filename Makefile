@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lab: $(STAMP)
-	$(INLINE) $(VENV)/bin/jupyter lab notebooks/
+	$(INLINE) $(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, every notebook under nbval, and the student edition (solutions
 # removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
