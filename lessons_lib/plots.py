@@ -485,7 +485,7 @@ def _mark_points(ax, points, marker, label, plural):
 
 
 def _ends(ax, start, end, color):
-    ax.plot(*start, "o", ms=8, mfc="white", mec=color, mew=2, label="_start", zorder=6)
+    ax.plot(*start, "o", ms=8, color=color, mfc="white", mec=color, mew=2, label="_start", zorder=6)
     ax.plot(*end, "s", ms=7, color=color, label="_end", zorder=6)
 
 

@@ -447,3 +447,13 @@ def test_compare_runs_names_the_run_without_the_column():
         plots.compare_runs({"a": {"epoch": [1], "val_loss": [1.0]}}, keys="val_loss")
     with pytest.raises(ValueError, match=r"runs must be a non-empty dict"):
         plots.compare_runs({})
+
+
+def test_each_trajectory_keeps_its_own_colour():
+    """The start/end markers must not use up colours of the cycle."""
+    f = REGISTRY["rosenbrock"]
+    paths = {f"run {k}": np.array([[-1.0 + 0.1 * k, 1.0], [0.0, 0.5]]) for k in range(8)}
+    fig = plots.contour(f, paths)
+    colours = [line.get_color() for line in fig.axes[0].get_lines() if line.get_label() in paths]
+    assert len(colours) == 8 and len(set(colours)) == 8
+    plt.close(fig)
