@@ -221,3 +221,24 @@ def test_checkpoint_directory_files(tmp_path):
     resumable(dense(), 1, tmp_path / "backup")
     assert sorted(os.listdir(tmp_path / "backup")) == [
         "latest.weights.h5", "lessons_lib_extras.json", "training_metadata.json"]
+
+
+@pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam", "nadam"])
+def test_course_optimizer_inside_fit_equals_the_keras_builtin(name):
+    """The real course optimizer (keras flavor) through the harness: the same
+    weights as Keras's own optimizer configured to the same math."""
+    from lessons_lib import optim
+    X, y = regression()
+    ours = optim.REGISTRY[name](flavor="keras", lr=0.0078125)   # exact in float32
+
+    def train(optimizer):
+        model = dense()
+        history = fit(model, (X, y), loss="mse", optimizer=optimizer, epochs=3, val=(X[:64], y[:64]),
+                      batch_size=32, progress=False, seed=0, shuffle=False)
+        return model, history
+    model, history = train(ours)
+    reference, _ = train(ours.keras_reference())
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert {"train_loss", "val_loss"} <= set(history.rows[-1])
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)   # float32 model, weights O(1)
