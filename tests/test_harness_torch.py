@@ -647,3 +647,27 @@ def test_gpu_placement_amp_and_no_sync_in_step_loop(monkeypatch, amp):
     assert seen["dtype"] == expected
     assert history[-1]["val_accuracy"] > 0.5
 
+
+
+def test_course_optimizer_and_schedule_inside_fit_resume_exactly(tmp_path):
+    """The real course pieces (optim.REGISTRY, schedules.REGISTRY) through fit:
+    they train, and 2 epochs + resume for 2 equal 4 uninterrupted epochs."""
+    from lessons_lib import optim, schedules
+    X, y = diabetes()
+    steps = 4 * len(loaders(X, y)[0])
+
+    def run(epochs, path=None, model=None):
+        model = model or mlp()
+        train, val = loaders(X, y, generator=torch.Generator().manual_seed(3))
+        history = fit(model, train, loss=nn.MSELoss(), val=val, epochs=epochs,
+                      optimizer=optim.REGISTRY["nadam"](lr=0.01),
+                      scheduler=schedules.REGISTRY["warmup_cosine"](lr=0.01, total_steps=steps),
+                      progress=False, seed=0, checkpoint=path)
+        return model, history
+    straight, history = run(4)
+    assert history["train_loss"][-1] < 0.7 * history["train_loss"][0]
+    path = tmp_path / "run.pt"
+    run(2, path)
+    resumed, resumed_history = run(4, path)
+    assert params_equal(straight, resumed)
+    assert without_seconds(resumed_history) == without_seconds(history)
