@@ -304,7 +304,8 @@ def lr_table(f, x0, lrs, *, tol=1e-6, max_steps=1000, optimizer="sgd", **hparams
     `x0` for `max_steps` steps (a run that diverges keeps its finite part) and
     records, per row:
 
-    * ``steps``: the first step with $f(x_k) − f^* ≤ tol$ (None: not within max_steps);
+    * ``steps``: the first step from which $f(x_k) − f^* ≤ tol$ holds to the end
+      (`optim.steps_to_tolerance`; None: not within max_steps);
     * ``behaviour``: "converges" (monotonely), "zig-zags in" (most steps reverse
       the previous one, yet it converges), "crawls" (not reached, still falling),
       "bounces forever" (not reached, reversing), or "diverges" (f grew);
@@ -327,9 +328,8 @@ def lr_table(f, x0, lrs, *, tol=1e-6, max_steps=1000, optimizer="sgd", **hparams
     rows = []
     for lr in lrs:
         lr = _check_number("lr", lr, 0, low_open=True)
-        path = optim.minimize(optim.REGISTRY[optimizer](lr=lr, **hparams), f, x0, max_steps,
-                              stop_on_divergence=False)
-        reached = optim.steps_to_tolerance(path, f, tol) if len(path) == max_steps + 1 else None
+        path, reached = optim.race({lr: optim.REGISTRY[optimizer](lr=lr, **hparams)}, f, x0,
+                                   max_steps, tol)[lr]
         errors = _error_norms(path, f)
         row = {"lr": lr}
         if theory:
@@ -503,14 +503,8 @@ def gradient_norms_through_depth(depth, activation="tanh", *, width=64, batch=12
 
 def _design(x, y):
     from . import linear
-    Z = linear.design_matrix(x)  # checks x
-    y = np.asarray(y, dtype=float)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.shape != (len(Z),):
-        raise ValueError(f"y must have shape ({len(Z)},) to match the {len(Z)} rows of x; "
-                         f"got shape {y.shape}")
-    return Z, y
+    x, y = linear.checked_data(x, y)
+    return linear.design_matrix(x), y
 
 
 def _loss(Z, y, theta):

@@ -37,7 +37,8 @@ def _features(x):
     return x
 
 
-def _data(x, y):
+def checked_data(x, y):
+    """(x as (n, d), y as (n,)) as floats, or a ValueError naming the bad shape or value."""
     x = _features(x)
     y = np.asarray(y, dtype=float)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -66,7 +67,7 @@ def design_matrix(x):
 
 def mse(params, x, y):
     """L(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)², with params θ = (w₁, …, w_d, b)."""
-    x, y = _data(x, y)
+    x, y = checked_data(x, y)
     residual = design_matrix(x) @ _params(params, x.shape[1]) - y
     return float(np.mean(residual**2))
 
@@ -74,7 +75,7 @@ def mse(params, x, y):
 def mse_grad(params, x, y):
     """∇L(θ) = (2/n) Zᵀ(Zθ − y), i.e. ∂L/∂w = (2/n) Σ rᵢ xᵢ and ∂L/∂b = (2/n) Σ rᵢ
     with the residuals rᵢ = wᵀxᵢ + b − yᵢ. Shape (d + 1,), bias last."""
-    x, y = _data(x, y)
+    x, y = checked_data(x, y)
     Z = design_matrix(x)
     residual = Z @ _params(params, x.shape[1]) - y
     return 2.0 / len(y) * (Z.T @ residual)
@@ -93,7 +94,7 @@ def closed_form(x, y):
     parameters) every solution has the same loss and the one of smallest norm
     is returned.
     """
-    x, y = _data(x, y)
+    x, y = checked_data(x, y)
     return np.linalg.lstsq(design_matrix(x), y, rcond=None)[0]
 
 
@@ -117,7 +118,7 @@ class MSELandscape(Quadratic):
     """
 
     def __init__(self, x, y, *, bounds=None, name="mse"):
-        x, y = _data(x, y)
+        x, y = checked_data(x, y)
         Z, n = design_matrix(x), len(y)
         super().__init__(hessian(x), 2.0 / n * (Z.T @ y), float(y @ y) / n, name=name,
                          formula=FORMULA_1D if x.shape[1] == 1 else FORMULA, bounds=bounds)
