@@ -8,7 +8,7 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["optim", "schedules", "landscapes", "data", "metrics", "harness",
            "plots", "exercises", "devices", "course", "linear", "experiments",
-           "problems", "checks", "ops"]
+           "problems", "checks", "ops", "exercise_bank"]
 
 
 def __getattr__(name):

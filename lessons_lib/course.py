@@ -32,21 +32,54 @@ def pip_install_line():
     return f"pip install -q --no-deps git+{GITHUB_URL}@{BRANCH}"
 
 
+SOLUTION_TITLE = "# @title Solution"   # Colab shows a form cell by this title
+SOLUTION_HEADING = ("**Solution** · try the exercise first; the solution is folded away in the "
+                    "cell below (click it, or *Show code* on Colab, to open it).")
+
+
+def _is_solution(cell):
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def fold_solutions(nb):
+    """Fold every solution away in the full edition: collapsed in JupyterLab
+    (`jupyter.source_hidden`), a titled form on Colab, off the slides, and
+    announced by a one-line "Solution" heading (tagged too, so the student
+    edition drops it with the solution)."""
+    import nbformat
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _is_solution(cell):
+            if not (cells and _is_solution(cells[-1])):
+                cells.append(nbformat.v4.new_markdown_cell(SOLUTION_HEADING, metadata={
+                    "tags": [SOLUTION_TAG], "slideshow": {"slide_type": "skip"}}))
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            cell.metadata["cellView"] = "form"
+            cell.metadata["slideshow"] = {"slide_type": "skip"}
+            if not cell.source.startswith(SOLUTION_TITLE):
+                cell.source = SOLUTION_TITLE + "\n" + cell.source
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _INSTALL = re.compile(r"%pip install -q --no-deps git\+\S+")
 
 
 def sync(notebook_dir="notebooks"):
-    """Rewrite every badge and Colab install line from this module; returns changed files."""
+    """Rewrite every badge and Colab install line from this module and fold the
+    solutions away (`fold_solutions`); returns the changed files."""
     import nbformat
     changed = []
     for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        before = [cell.source for cell in nb.cells]
+        before = nbformat.writes(nb)
         for cell in nb.cells:
             cell.source = _BADGE.sub(colab_badge(path.name).replace("\\", r"\\"), cell.source)
             cell.source = _INSTALL.sub("%" + pip_install_line(), cell.source)
-        if [cell.source for cell in nb.cells] != before:
+        fold_solutions(nb)
+        if nbformat.writes(nb) != before:
             nbformat.write(nb, path)
             changed.append(path)
     return changed
@@ -60,7 +93,7 @@ def student_edition(notebook_dir, out_dir):
     written = []
     for path in sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        nb.cells = [c for c in nb.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+        nb.cells = [c for c in nb.cells if not _is_solution(c)]
         nbformat.write(nb, out / path.name)
         written.append(out / path.name)
     return written

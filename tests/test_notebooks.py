@@ -63,4 +63,20 @@ def test_claims_are_asserted_and_exercises_have_checked_solutions(path):
     if path.name[:2] != "00":
         assert len(solutions) >= 2, "each lesson has 2–4 exercises with reference solutions"
     for cell in solutions:
-        assert "exercises.check_" in text(cell), "a solution proves itself with a checker"
+        if cell["cell_type"] == "code":
+            assert re.search(r"assert .*check_", text(cell)), "a solution proves itself with a checker"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solutions_are_folded_and_come_after_the_check_a_student_sees(path):
+    all_cells = cells(path)
+    for i, cell in enumerate(all_cells):
+        if cell["cell_type"] != "code" or course.SOLUTION_TAG not in cell["metadata"].get("tags", []):
+            continue
+        meta = cell["metadata"]
+        assert meta.get("jupyter", {}).get("source_hidden") and meta.get("cellView") == "form" \
+            and text(cell).startswith(course.SOLUTION_TITLE), f"cell {i}: run lessons_lib.course sync"
+        shown = [c for c in all_cells[:i] if c["cell_type"] == "code"
+                 and course.SOLUTION_TAG not in c["metadata"].get("tags", [])]
+        assert shown and "check_" in text(shown[-1]), \
+            f"cell {i}: the solution must follow the check cell, so the check shows the unsolved state"
