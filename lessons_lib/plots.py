@@ -533,3 +533,79 @@ def _column(run, key, label):
         have = have() if callable(have) else have
         raise ValueError(f"runs[{label!r}] has no {key!r} column; it has {list(have or [])}")
     return list(column)
+
+
+def describe(fig):
+    """Alt text for `fig`, read from what it shows: its title and, per panel,
+    the title and axis labels ("Figure: … Panel 1: loss vs step, log scale")."""
+    parts = []
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    for k, ax in enumerate(panels, start=1):
+        xlabel, ylabel = ax.get_xlabel(), ax.get_ylabel()
+        words = ax.get_title() or ""
+        if ylabel or xlabel:
+            words += f" ({ylabel or 'value'} vs {xlabel or 'x'}"
+            words += ", log scale)" if ax.get_yscale() == "log" else ")"
+        legend = ax.get_legend()
+        if legend is not None:
+            labels = [t.get_text() for t in legend.get_texts()][:6]
+            words += "; lines: " + ", ".join(labels)
+        if words.strip():
+            parts.append(f"Panel {k}: {words.strip()}" if len(panels) > 1 else words.strip())
+    text = "; ".join(p for p in [title] + parts if p) or "a figure with no title or labels"
+    return "Figure: " + (text if len(text) <= 300 else text[:297] + "...")
+
+
+def _with_alt_text(png_formatter):
+    """Wrap Jupyter's PNG formatter for Figures so each image carries alt text
+    (IPython formatters may return (data, metadata); nbconvert writes `alt`)."""
+    if getattr(png_formatter, "adds_alt_text", False):
+        return png_formatter
+
+    def formatter(fig, *args, **kwargs):
+        result = png_formatter(fig, *args, **kwargs)
+        if result is None:
+            return None
+        data, metadata = result if isinstance(result, tuple) else (result, {})
+        return data, {**(metadata or {}), "alt": describe(fig)}
+
+    formatter.adds_alt_text = True
+    return formatter
+
+
+def _show_alt_text_in_jupyter():
+    """Idempotent: wrap the PNG formatter of Figures once the inline backend has
+    registered it (matplotlib loads the backend lazily, at the first figure)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        current = png.lookup_by_type(Figure)
+    except KeyError:  # the backend is not loaded yet, or figures are not PNGs here
+        return
+    png.for_type(Figure, _with_alt_text(current))
+
+
+def _keep_alt_text_on():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_lessons_alt_text", False):
+        return
+    shell._lessons_alt_text = True
+    # Registered now, so it runs before the inline backend's own post_execute
+    # hook that shows the cell's figures.
+    shell.events.register("post_execute", _show_alt_text_in_jupyter)
+    _show_alt_text_in_jupyter()
+
+
+_keep_alt_text_on()
