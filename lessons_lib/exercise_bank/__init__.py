@@ -13,6 +13,7 @@ Each `lessonNN` module lists its exercises in `EXERCISES`; the tests run every
 """
 import importlib
 import pkgutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -43,3 +44,20 @@ def all_exercises():
         if info.name.startswith("lesson"):
             found += importlib.import_module(f"{__name__}.{info.name}").EXERCISES
     return found
+
+
+@contextmanager
+def switched_off(owner, name, why):
+    """Run a check with `owner.name` (a library function the lesson shows, which
+    computes the answer) switched off: a student's code that calls it raises `why`
+    instead of passing. Yields the original, for the reference."""
+    original = getattr(owner, name)
+
+    def refused(*args, **kwargs):
+        raise RuntimeError(why)
+
+    setattr(owner, name, refused)
+    try:
+        yield original
+    finally:
+        setattr(owner, name, original)
