@@ -8,7 +8,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 export PYTHONHASHSEED ?= 0
 
-.PHONY: lab test unit notebooks course slides student bench clean-venv
+ASSETS := assets/node_modules/.installed
+
+.PHONY: lab test unit notebooks course slides student bench browser clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,12 +19,28 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
+# reveal.js, MathJax, require.js and jQuery for pages that work offline (assets/README.md).
+$(ASSETS): assets/package.json assets/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed once to fetch the offline slide assets"; exit 1; }
+	npm ci --prefix assets --no-audit --no-fund --silent
+	touch $@
+
+# The browser tests drive Debian's Chromium; CI runs as root and installs it.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
+	|| { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	       apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+	     else echo "install Chromium (Debian: apt-get install chromium) for the browser tests"; exit 1; fi; }
+
+# JupyterLab draws figures inline (the Agg default above is for tests and scripts).
+INLINE := MPLBACKEND=module://matplotlib_inline.backend_inline
+
 lab: $(STAMP)
 	$(INLINE) $(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, every notebook under nbval, and the student edition (solutions
 # removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
-test: $(STAMP)
+test: $(STAMP) $(ASSETS) browser
 	rm -rf build/student && $(PY) -m lessons_lib.course student notebooks build/student > /dev/null
 	$(PY) -m pytest tests notebooks build/student --nbval-lax --nbval-current-env -p no:cacheprovider
 
@@ -32,15 +50,13 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
-# Executed copies need the inline backend, or the figures are drawn to nowhere.
-INLINE := MPLBACKEND=module://matplotlib_inline.backend_inline
+# Each lesson runs once (build/executed/ is reused while nothing changed); pages
+# and decks load nothing from the network.
+course: $(STAMP) $(ASSETS)
+	$(PY) -m lessons_lib.publish html notebooks build/html
 
-course: $(STAMP)
-	$(INLINE) $(VENV)/bin/jupyter nbconvert --to html --execute --output-dir build/html notebooks/[0-9][0-9]_*.ipynb
-
-slides: $(STAMP)
-	$(INLINE) $(VENV)/bin/jupyter nbconvert --to slides --execute --SlidesExporter.reveal_scroll=True \
-		--output-dir build/slides notebooks/[0-9][0-9]_*.ipynb
+slides: $(STAMP) $(ASSETS)
+	$(PY) -m lessons_lib.publish slides notebooks build/slides
 
 student: $(STAMP)
 	$(PY) -m lessons_lib.course student notebooks build/student

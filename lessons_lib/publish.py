@@ -88,7 +88,7 @@ def _execute(source, executed):
     return executed
 
 
-def execute_all(notebook_dir, cache_dir="build/executed", workers=None):
+def execute_all(notebook_dir, cache_dir=ROOT / "build" / "executed", workers=None):
     """Run every lesson (those changed since their last run), `workers` at a time."""
     todo = [(p, Path(cache_dir) / p.name) for p in lessons(notebook_dir)]
     stale = [(p, e) for p, e in todo if _stale(e, p)]
@@ -165,7 +165,8 @@ def write_index(out_dir, pages, heading):
 TITLE = "Optimization for Machine Learning in Practice"
 
 
-def build(kind, notebook_dir="notebooks", out_dir=None, editions=None, cache_dir="build/executed"):
+def build(kind, notebook_dir="notebooks", out_dir=None, editions=None,
+          cache_dir=ROOT / "build" / "executed"):
     """Execute (or reuse) every lesson and render `kind` pages with an index per edition."""
     editions = editions or (["instructor", "student"] if kind == "html" else ["instructor"])
     executed = execute_all(notebook_dir, cache_dir)

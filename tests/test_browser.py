@@ -1,0 +1,199 @@
+"""The course as people receive it, in a real browser with the network cut off:
+every slide deck, the student pages, and a lesson run in JupyterLab."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lessons_lib import course, publish
+from offline_browser import offline_page
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LESSONS = [p.stem for p in publish.lessons(NOTEBOOKS)]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def slides(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides")
+    publish.build("slides", NOTEBOOKS, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def html(tmp_path_factory):
+    out = tmp_path_factory.mktemp("html")
+    publish.build("html", NOTEBOOKS, out)
+    return out
+
+
+def shoot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+# Every leaf slide in turn: code or output boxes wider than their box or the
+# screen, and slides taller than the screen that cannot be scrolled.
+MEASURE_SLIDES = """() => {
+  const wide = [], stuck = [];
+  for (const slide of Reveal.getSlides()) {
+    const {h, v} = Reveal.getIndices(slide);
+    Reveal.slide(h, v);
+    slide.querySelectorAll('.fragment').forEach(f => f.classList.add('visible'));
+    for (const pre of slide.querySelectorAll('pre')) {
+      const box = pre.getBoundingClientRect();
+      if (pre.scrollWidth > pre.clientWidth + 1 || box.right > window.innerWidth + 1)
+        wide.push(`#/${h}/${v}: ${pre.scrollWidth}px in ${pre.clientWidth}px: `
+                  + pre.textContent.trim().slice(0, 60));
+    }
+    const overflow = getComputedStyle(slide).overflowY;
+    if (slide.scrollHeight > slide.clientHeight + 1 && !['auto', 'scroll'].includes(overflow))
+      stuck.push(`#/${h}/${v}`);
+  }
+  return {wide, stuck, count: Reveal.getSlides().length};
+}"""
+
+RAW_MATH = """() => {
+  const raw = [];
+  for (const cell of document.querySelectorAll('.jp-RenderedMarkdown')) {
+    const copy = cell.cloneNode(true);
+    copy.querySelectorAll('code, pre, script, .MathJax_CHTML, .MathJax_Preview')
+        .forEach(e => e.remove());
+    const found = copy.textContent.match(/\\$[^\\s$][^$]*?\\$/g);
+    if (found) raw.push(...found);
+  }
+  return raw;
+}"""
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
+    with offline_page() as (page, offsite):
+        page.goto((slides / f"{lesson}.slides.html").as_uri())
+        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20000)
+        page.wait_for_function("window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
+                               "&& document.querySelectorAll('.MathJax_CHTML').length > 0",
+                               timeout=30000)
+        shoot(page, f"{lesson}-first-slide")
+        assert page.evaluate("Reveal.getIndices().h") == 0
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("Reveal.getIndices().h === 1")
+        page.evaluate("location.hash = '#/3'")
+        page.wait_for_function("Reveal.getIndices().h === 3")
+        assert page.evaluate(RAW_MATH) == [], "math left as raw $…$"
+        images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
+            .map(i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt}))""")
+        assert images, "a lesson shows figures"
+        assert all(i["ok"] for i in images), "every figure is a loaded image"
+        assert all(i["alt"].startswith("Figure: ") for i in images), "every figure has alt text"
+        measured = page.evaluate(MEASURE_SLIDES)
+        assert measured["count"] > 10
+        assert measured["wide"] == [], "code or output cut off at the right edge"
+        assert measured["stuck"] == [], "slides taller than the screen that cannot scroll"
+        assert offsite == [], "the deck asked the network for something"
+
+
+def solution_lines(notebook):
+    """Lines that only a solution cell contains (not the stub's or the check's)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    is_solution = lambda c: course.SOLUTION_TAG in c["metadata"].get("tags", [])
+    shown = {line.strip() for c in cells if not is_solution(c) for line in "".join(c["source"]).splitlines()}
+    return [line.strip() for c in cells if is_solution(c) and c["cell_type"] == "code"
+            for line in "".join(c["source"]).splitlines()
+            if len(line.strip()) > 12 and line.strip() not in shown
+            and not line.strip().startswith(("#", "assert", '"""'))]
+
+
+def test_the_student_pages_show_no_solution_and_the_instructor_pages_do(html):
+    leaks, found = {}, 0
+    with offline_page() as (page, offsite):
+        for lesson in LESSONS:
+            lines = solution_lines(NOTEBOOKS / f"{lesson}.ipynb")
+            for edition in ("student", "instructor"):
+                page.goto((html / edition / f"{lesson}.html").as_uri())
+                text = re.sub(r"\s+", " ", page.inner_text("body"))
+                present = [line for line in lines if re.sub(r"\s+", " ", line) in text]
+                if edition == "student":
+                    leaks[lesson] = present + ([course.SOLUTION_HEADING[:20]]
+                                               if course.SOLUTION_HEADING[:20] in text else [])
+                else:
+                    found += len(present)
+            if lesson == LESSONS[-1]:
+                shoot(page, f"{lesson}-instructor-page")
+        page.goto((html / "student" / "index.html").as_uri())
+        links = page.eval_on_selector_all("li a", "els => els.map(e => e.getAttribute('href'))")
+        shoot(page, "student-index")
+        assert offsite == []
+    assert {k: v for k, v in leaks.items() if v} == {}, "solution text on a student page"
+    assert found > 0, "the instructor pages show the solutions"
+    assert links == [f"{lesson}.html" for lesson in LESSONS], "the index lists every lesson in order"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    lesson = publish.lessons(NOTEBOOKS)[0]
+    (work / lesson.name).write_bytes(lesson.read_bytes())
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # Every cell in the page, so the test sees them all (not only those on screen).
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port, token = free_port(), "course-test"
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "MPLBACKEND": ""}
+    env.pop("MPLBACKEND")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={work}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+         "jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"), cwd=work)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield f"{url}/lab/tree/{lesson.name}?token={token}", lesson
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_lesson_00_runs_in_jupyterlab_without_errors(jupyter_lab):
+    url, lesson = jupyter_lab
+    # Folded (solution) cells show no prompt; every other code cell must get a number.
+    code_cells = sum(c["cell_type"] == "code" and not c["metadata"].get("jupyter", {}).get("source_hidden")
+                     for c in json.loads(lesson.read_text())["cells"])
+    with offline_page(1400, 900) as (page, offsite):
+        page.goto(url)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                """n => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                       .filter(p => /\\[\\d+\\]/.test(p.textContent)).length === n""",
+                arg=code_cells, timeout=180000)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60000)
+        finally:
+            shoot(page, "jupyterlab-lesson-00")
+        errors = page.eval_on_selector_all(
+            "[data-mime-type='application/vnd.jupyter.stderr']", "els => els.map(e => e.innerText)")
+    assert errors == [], "error or stderr output in the lesson"
