@@ -1,0 +1,113 @@
+"""Pages built by lessons_lib.publish load nothing from the network, carry alt
+text, and the student edition drops the solutions; TensorFlow stays quiet."""
+import os
+import re
+import subprocess
+import sys
+
+import matplotlib.pyplot as plt
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from lessons_lib import course, plots, publish
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """A small lesson, executed once: math, a figure, a stub, its check and a solution."""
+    folder = tmp_path_factory.mktemp("lesson")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 01 · A tiny lesson\nOne line that sums it up.\n\n"
+                                      f"{course.colab_badge('01_tiny.ipynb')}"),
+        nbformat.v4.new_markdown_cell("The loss is $f(x) = x^2$."),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom lessons_lib import plots\n"
+                                  "fig, ax = plt.subplots()\nax.plot([1, 2]); ax.set_title('a line')\n"
+                                  "ax.set_xlabel('step'); ax.set_ylabel('loss');"),
+        nbformat.v4.new_code_cell("def answer():\n    raise NotImplementedError"),
+        nbformat.v4.new_code_cell("def answer():\n    return 'the secret solution line'",
+                                  metadata={"tags": ["solution"]}),
+    ]
+    course.fold_solutions(nb)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+    finally:
+        os.environ["MPLBACKEND"] = "Agg"
+    path = folder / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["html", "slides"])
+def test_pages_reference_only_local_files(executed, tmp_path, kind):
+    publish.copy_assets(tmp_path)
+    page, (title, words) = publish.render(executed, tmp_path, kind, "instructor")
+    text = page.read_text(encoding="utf-8")
+    loaded = re.findall(r'(?:src|href)="([^"#][^"]*)"', text)
+    remote = [u for u in loaded if re.match(r"(https?:)?//", u)]
+    # Links a reader may click (Colab) are fine; nothing the page itself loads may be remote.
+    assert all("colab.research.google.com/github/" in u for u in remote), remote
+    for local in (u.split("?")[0] for u in loaded if u.startswith(publish.STATIC)):
+        assert (tmp_path / local).exists(), f"{local} is referenced but was not copied"
+    assert "colab-badge.svg" not in text and "▶ Open in Colab" in text
+    assert 'alt="Figure: a line (loss vs step)"' in text
+    assert (title, words) == ("01 · A tiny lesson", "One line that sums it up.")
+
+
+def test_student_page_drops_the_solution_and_instructor_page_keeps_it(executed, tmp_path):
+    student, _ = publish.render(executed, tmp_path, "html", "student")
+    student = student.read_text(encoding="utf-8")
+    (tmp_path / "i").mkdir()
+    instructor, _ = publish.render(executed, tmp_path / "i", "html", "instructor")
+    assert "the secret solution line" not in student and "NotImplementedError" in student
+    assert "the secret solution line" in instructor.read_text(encoding="utf-8")
+
+
+def test_missing_assets_say_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "ASSETS", tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="npm ci --prefix assets"):
+        publish.copy_assets(tmp_path / "out")
+
+
+def test_widget_outputs_keep_their_text_form():
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    cell = nbformat.v4.new_code_cell("bar()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={
+        publish.WIDGET_VIEW: {"model_id": "x"}, "text/plain": "  50%|#####     |"})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 02 · T"), cell]
+    publish._offline(nb)
+    assert "widgets" not in nb.metadata
+    assert list(cell.outputs[0]["data"]) == ["text/plain"]
+
+
+def test_alt_text_describes_title_labels_scale_and_lines():
+    fig, (left, right) = plt.subplots(1, 2)
+    fig.suptitle("two runs")
+    left.plot([1, 2], label="sgd"); left.plot([2, 1], label="adam"); left.legend()
+    left.set(title="loss", xlabel="step", ylabel="loss", yscale="log")
+    right.set(title="learning rate", xlabel="step")
+    assert plots.describe(fig) == ("Figure: two runs; Panel 1: loss (loss vs step, log scale); "
+                                   "lines: sgd, adam; Panel 2: learning rate (value vs step)")
+    plt.close(fig)
+
+
+def test_the_png_formatter_adds_alt_text_and_keeps_its_metadata():
+    fig, ax = plt.subplots()
+    ax.set_title("a curve")
+    wrapped = plots._with_alt_text(lambda f: (b"png", {"width": 10}))
+    assert wrapped(fig) == (b"png", {"width": 10, "alt": "Figure: a curve"})
+    assert plots._with_alt_text(wrapped) is wrapped            # wrapped once only
+    assert plots._with_alt_text(lambda f: None)(fig) is None    # nothing to show
+    plt.close(fig)
+
+
+def test_tensorflow_prints_nothing_at_start_up_once_lessons_lib_is_imported():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    run = subprocess.run([sys.executable, "-c", "import lessons_lib, keras, numpy as np\n"
+                          "keras.ops.add(np.ones(2), 1.0)"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "", run.stderr
