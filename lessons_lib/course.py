@@ -3,7 +3,7 @@
 The public repository address is written here and nowhere else: notebook
 badges and the Colab install line are generated from it (`sync`).
 
-    python -m lessons_lib.course sync notebooks            # rewrite badges + install lines
+    python -m lessons_lib.course sync notebooks            # badges, Colab setup, folding
     python -m lessons_lib.course student notebooks build/student
 """
 import re
@@ -27,9 +27,24 @@ def colab_badge(notebook):
     return f"[![Open In Colab]({image})]({colab_url(notebook)})"
 
 
+def install_source():
+    """What pip installs on Colab: the library straight from the repository."""
+    return f"git+{GITHUB_URL}@{BRANCH}"
+
+
 def pip_install_line():
     """What the setup cell runs on Colab: lessons_lib only, never torch/TF/NumPy."""
-    return f"pip install -q --no-deps git+{GITHUB_URL}@{BRANCH}"
+    return f"pip install -q --no-deps {install_source()}"
+
+
+def colab_setup_source():
+    """The lesson's setup cell. The address sits in a variable (IPython expands
+    `{SOURCE}` in the magic) so that no line is wider than a slide."""
+    return ("import sys\n"
+            "# On Colab: install the course library alone (Colab has torch, TensorFlow, NumPy).\n"
+            f'SOURCE = "{install_source()}"\n'
+            'if "google.colab" in sys.modules:\n'
+            "    %pip install -q --no-deps {SOURCE}")
 
 
 SOLUTION_TITLE = "# @title Solution"   # Colab shows a form cell by this title
@@ -64,11 +79,15 @@ def fold_solutions(nb):
 
 
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-_INSTALL = re.compile(r"%pip install -q --no-deps git\+\S+")
+
+
+def _is_colab_setup(cell):
+    return cell.cell_type == "code" and '"google.colab" in sys.modules' in cell.source \
+        and "%pip install" in cell.source
 
 
 def sync(notebook_dir="notebooks"):
-    """Rewrite every badge and Colab install line from this module and fold the
+    """Rewrite every badge and Colab setup cell from this module and fold the
     solutions away (`fold_solutions`); returns the changed files."""
     import nbformat
     changed = []
@@ -77,7 +96,8 @@ def sync(notebook_dir="notebooks"):
         before = nbformat.writes(nb)
         for cell in nb.cells:
             cell.source = _BADGE.sub(colab_badge(path.name).replace("\\", r"\\"), cell.source)
-            cell.source = _INSTALL.sub("%" + pip_install_line(), cell.source)
+            if _is_colab_setup(cell):
+                cell.source = colab_setup_source()
         fold_solutions(nb)
         if nbformat.writes(nb) != before:
             nbformat.write(nb, path)

@@ -22,8 +22,23 @@ def test_sync_rewrites_badge_and_install_line_from_the_one_address(tmp_path):
     nb = nbformat.read(tmp_path / "01_topic.ipynb", as_version=4)
     assert course.colab_badge("01_topic.ipynb") in nb.cells[0].source
     assert course.REPOSITORY in nb.cells[0].source and "old/address" not in nb.cells[0].source
-    assert "%" + course.pip_install_line() in nb.cells[1].source
+    assert nb.cells[1].source == course.colab_setup_source()
+    assert all(len(line) <= 88 for line in nb.cells[1].source.splitlines())
     assert course.sync(tmp_path) == []          # idempotent
+
+
+def test_sync_folds_solutions_under_a_heading(tmp_path):
+    make_notebook(tmp_path / "01_topic.ipynb")
+    course.sync(tmp_path)
+    cells = nbformat.read(tmp_path / "01_topic.ipynb", as_version=4).cells
+    heading, solution = cells[2], cells[3]
+    assert heading.cell_type == "markdown" and heading.source == course.SOLUTION_HEADING
+    assert course.SOLUTION_TAG in heading.metadata["tags"]
+    assert solution.source.startswith(course.SOLUTION_TITLE + "\n") and "answer = 42" in solution.source
+    assert solution.metadata["jupyter"]["source_hidden"] and solution.metadata["cellView"] == "form"
+    assert solution.metadata["slideshow"]["slide_type"] == "skip"
+    [written] = course.student_edition(tmp_path, tmp_path / "student")
+    assert len(nbformat.read(written, as_version=4).cells) == 3   # heading and solution gone
 
 
 def test_student_edition_drops_solution_cells_only(tmp_path):
@@ -35,4 +50,5 @@ def test_student_edition_drops_solution_cells_only(tmp_path):
 
 def test_colab_install_never_touches_the_frameworks():
     line = course.pip_install_line()
+    assert "--no-deps" in line and "--no-deps {SOURCE}" in course.colab_setup_source()
     assert "--no-deps" in line and "torch" not in line and "tensorflow" not in line

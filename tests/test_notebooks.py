@@ -35,7 +35,7 @@ def test_opening_title_badge_setup_and_objectives(path):
     assert course.colab_badge(path.name) in text(first), "run: python -m lessons_lib.course sync"
     head = "\n".join(text(c) for c in cells(path)[:6])
     assert '"google.colab" in sys.modules' in head
-    assert "%" + course.pip_install_line() in head
+    assert course.colab_setup_source() in head, "run: python -m lessons_lib.course sync"
     assert "objective" in head.lower()
 
 
