@@ -346,14 +346,42 @@ def _check_value(answer, expected, name, rtol, atol, mistakes, hint):
         return Feedback(False, f"{name} is {problem}.")
     if _close(got, want, rtol, atol):
         return Feedback(True, f"{name} = {_fmt(got)} is right.")
-    shown, wanted = _fmt_pair(got, want)
-    message = f"{name} = {shown}, expected {wanted}: {_off_by(got[0], want[0])}."
+    # The value itself is the answer: say how far off and which way, never what it is.
+    shown = _fmt_pair(got, want)[0]     # enough digits to see that it differs
+    message = f"{name} = {shown} is not right: {_how_far(got[0], want[0])}."
     for wrong_value, why in mistakes:
         if _close(got, _numbers(wrong_value), rtol, atol):
             return Feedback(False, message + f" This looks like a known slip: {why}")
     if np.allclose(got[0], -want[0], rtol=rtol, atol=atol) and np.any(want[0]):
         return Feedback(False, message + " The sign is flipped.")
     return Feedback(False, message + (f" Hint: {hint}" if hint else ""))
+
+
+_BANDS = [(1e-2, "0.1% to 1%"), (0.1, "1% to 10%"),
+          (0.5, "10% to 50%"), (1.0, "50% to 100%")]
+
+
+def _how_far(got, want):
+    """'too large by 10% to 50%' for the first entry that is off: a direction and a
+    band, so that the feedback never gives the expected value away."""
+    got, want = np.ravel(got), np.ravel(want)
+    wrong = np.flatnonzero(~np.isclose(got, want, rtol=1e-6, atol=0.0))
+    k = int(wrong[0]) if wrong.size else 0
+    where = f"entry {k} (of {got.size}, {wrong.size} off) is " if got.size > 1 else "it is "
+    if not np.isfinite(got[k]):
+        return where + "not a finite number"
+    if want[k] == 0:
+        return where + "not 0"
+    if np.sign(got[k]) != np.sign(want[k]):
+        return where + "of the wrong sign"
+    relative = abs(got[k] - want[k]) / abs(want[k])
+    if relative < 1e-3:   # nearly right: round-off, a tolerance, an ε in the wrong place
+        return where + ("too large" if abs(got[k]) > abs(want[k]) else "too small") + \
+            f" by a relative {relative:.1e}"
+    band = next((words for limit, words in _BANDS if relative < limit),
+                f"a factor of about {abs(got[k] / want[k]):.2g}" if abs(got[k]) > abs(want[k])
+                else "more than 50%")
+    return where + ("too large" if abs(got[k]) > abs(want[k]) else "too small") + " by " + band
 
 
 # -- check_function ------------------------------------------------------------------------

@@ -203,9 +203,18 @@ def animate(landscape, trajectories, *, interval=80, frames=None, levels=30, log
         clock.set_text(f"step {step}")
         return [artist for _, line, head in moving for artist in (line, head)] + [clock]
 
-    anim = FuncAnimation(fig, draw, frames=len(steps), interval=interval)
+    anim = _DescribedAnimation(fig, draw, frames=len(steps), interval=interval)
     plt.close(fig)
     return anim
+
+
+class _DescribedAnimation(FuncAnimation):
+    """A FuncAnimation whose HTML player image carries alt text, like figures do."""
+
+    def to_jshtml(self, *args, **kwargs):
+        from html import escape
+        alt = escape("Animation. " + describe(self._fig), quote=True)
+        return super().to_jshtml(*args, **kwargs).replace("<img id=", f'<img alt="{alt}" id=', 1)
 
 
 def lines(curves, x=None, *, ax=None, xlog=False, ylog=False, xlabel="step", ylabel=None,

@@ -34,6 +34,7 @@ PARTS = {
                 "fonts/HTML-CSS/TeX/woff", "LICENSE"],
     "requirejs": ["require.js"],
     "jquery": ["dist/jquery.min.js", "LICENSE.txt"],
+    "font-awesome": ["css/font-awesome.min.css", "fonts", "README.md"],  # animation buttons
 }
 URLS = {  # nbconvert settings pointing at the local copies
     "mathjax_url": f"{STATIC}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
@@ -99,20 +100,28 @@ def execute_all(notebook_dir, cache_dir=ROOT / "build" / "executed", workers=Non
 
 
 COLAB_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(([^)]*)\)")
+# matplotlib's animation player links its button icons from a CDN.
+FONT_AWESOME = re.compile(r"https?://[^\"']*/font-awesome/[^\"']*\.css")
 
 
 def _offline(nb):
     """Nothing on a page may load from the network: the Colab badge (an image on
-    Google's server) becomes a plain link, and progress-bar widgets (their
-    renderer comes from a CDN) keep their plain-text form."""
+    Google's server) becomes a plain link, animations take their button icons
+    from the local Font Awesome, and progress-bar widgets (their renderer comes
+    from a CDN) keep their plain-text form."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = COLAB_BADGE.sub(r"[▶ Open in Colab](\1)", cell.source)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            if WIDGET_VIEW in output.get("data", {}):
-                del output["data"][WIDGET_VIEW]
+            data = output.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+            if "text/html" in data:
+                html = "".join(data["text/html"])
+                data["text/html"] = FONT_AWESOME.sub(
+                    f"{STATIC}/font-awesome/css/font-awesome.min.css", html)
     return nb
 
 

@@ -117,7 +117,14 @@ def test_check_function_reports_the_failing_case():
 def test_check_value():
     assert exercises.check_value(0.02, 1 / 50, name="1/L")
     feedback = exercises.check_value(0.04, 1 / 50, name="1/L", hint="L is the largest eigenvalue")
-    assert not feedback and "expected 0.02" in feedback.message and "largest eigenvalue" in feedback.message
+    assert not feedback and "largest eigenvalue" in feedback.message
+    assert "too large by a factor of about 2" in feedback.message
+    assert "0.02" not in feedback.message, "a value check never gives the answer away"
+    feedback = exercises.check_value([428, 200], [428, 184], name="steps_needed")
+    assert "entry 1 (of 2, 1 off) is too large by 1% to 10%" in feedback.message
+    assert "184" not in feedback.message
+    assert "too small by 0.1% to 1%" in exercises.check_value(0.995, 1.0).message
+    assert "wrong sign" in exercises.check_value(-1.0, 1.0).message
     assert "not filled in" in exercises.check_value(..., 1.0).message
     assert "shape" in exercises.check_value([1.0, 2.0], 1.0).message
 
@@ -344,7 +351,8 @@ def test_a_specific_symptom_wins_over_the_lessons_generic_hint():
 
 def test_small_errors_print_in_scientific_notation():
     feedback = exercises.check_value(1.0 + 1.6e-7, 1.0, name="first_update", rtol=1e-9)
-    assert not feedback and "off by 1.6e-07 (1.6e-07 of the expected size)" in feedback.message
+    assert not feedback and "too large by a relative 1.6e-07" in feedback.message
+    assert "1.00000016" in feedback.message
     feedback = STEP(adam_student(eps=1e-6, eps_inside=True), R["adam"](lr=0.01, eps=1e-6))
     assert not feedback and "0.0%" not in feedback.message
     assert re.search(r"off by [0-9.]+e-\d+ \([0-9.]+e-\d+ of the expected size", feedback.message)

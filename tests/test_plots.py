@@ -457,3 +457,9 @@ def test_each_trajectory_keeps_its_own_colour():
     colours = [line.get_color() for line in fig.axes[0].get_lines() if line.get_label() in paths]
     assert len(colours) == 8 and len(set(colours)) == 8
     plt.close(fig)
+
+
+def test_the_animation_player_image_has_alt_text():
+    anim = plots.animate(REGISTRY["rosenbrock"], {"sgd": np.zeros((5, 2))}, frames=2)
+    html = anim.to_jshtml()
+    assert '<img alt="Animation. Figure: rosenbrock' in html and html.count("<img ") == 1

@@ -72,15 +72,20 @@ def test_missing_assets_say_how_to_get_them(tmp_path, monkeypatch):
         publish.copy_assets(tmp_path / "out")
 
 
-def test_widget_outputs_keep_their_text_form():
+def test_widget_outputs_keep_their_text_form_and_animations_their_local_icons():
     nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
     cell = nbformat.v4.new_code_cell("bar()")
     cell.outputs = [nbformat.v4.new_output("display_data", data={
         publish.WIDGET_VIEW: {"model_id": "x"}, "text/plain": "  50%|#####     |"})]
-    nb.cells = [nbformat.v4.new_markdown_cell("# 02 · T"), cell]
+    animation = nbformat.v4.new_code_cell("animate()")
+    animation.outputs = [nbformat.v4.new_output("display_data", data={"text/html": (
+        '<link rel="stylesheet"\nhref="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/'
+        'font-awesome.min.css">')})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 02 · T"), cell, animation]
     publish._offline(nb)
     assert "widgets" not in nb.metadata
     assert list(cell.outputs[0]["data"]) == ["text/plain"]
+    assert 'href="_static/font-awesome/css/font-awesome.min.css"' in animation.outputs[0]["data"]["text/html"]
 
 
 def test_alt_text_describes_title_labels_scale_and_lines():
