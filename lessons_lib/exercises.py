@@ -271,6 +271,8 @@ def _fmt_pair(got, want):
 
 def _short(args):
     def one(a):
+        if isinstance(a, (bool, int, np.integer)):    # a count reads as a count: 32, not 32.
+            return repr(a) if isinstance(a, bool) else str(int(a))
         numbers = _numbers(a)
         return _fmt(numbers) if numbers is not None else _describe(a)
     text = ", ".join(one(a) for a in args)
