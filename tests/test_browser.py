@@ -101,6 +101,17 @@ def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
         assert offsite == [], "the deck asked the network for something"
 
 
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_no_lesson_writes_to_stderr(slides, lesson):
+    """TensorFlow's start-up lines, warnings and tracebacks would all land on a slide."""
+    import nbformat
+    executed = nbformat.read(publish.ROOT / "build" / "executed" / f"{lesson}.ipynb", as_version=4)
+    noise = [(i, output.get("text", output.get("ename")))
+             for i, cell in enumerate(executed.cells) for output in cell.get("outputs", [])
+             if output.output_type == "error" or output.get("name") == "stderr"]
+    assert noise == []
+
+
 def solution_lines(notebook):
     """Lines that only a solution cell contains (not part of any cell a student sees)."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
