@@ -88,6 +88,9 @@ def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
         page.evaluate("location.hash = '#/3'")
         page.wait_for_function("Reveal.getIndices().h === 3")
         assert page.evaluate(RAW_MATH) == [], "math left as raw $…$"
+        twice = page.evaluate("""() => [...document.querySelectorAll('.MJX_Assistive_MathML')]
+            .filter(m => m.getBoundingClientRect().width > 0).length""")
+        assert twice == 0, "the screen-reader copy of a formula is visible: math shows twice"
         images = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedImage img')]
             .map(i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt}))""")
         assert images, "a lesson shows figures"
