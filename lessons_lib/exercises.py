@@ -32,15 +32,15 @@ import numpy as np
 # -- the verdict ------------------------------------------------------------------
 
 # Inline SVG, not an emoji: offline HTML and slides may have no emoji font.
-_TICK = ('<svg width="1.1em" height="1.1em" viewBox="0 0 16 16" role="img" aria-label="right" '
-         'style="vertical-align:-0.2em"><title>right</title>'
-         '<circle cx="8" cy="8" r="8" fill="#1a7f37"/><path d="M4.3 8.3l2.5 2.5 5-5.3" '
-         'fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" '
-         'stroke-linejoin="round"/></svg>')
-_CROSS = ('<svg width="1.1em" height="1.1em" viewBox="0 0 16 16" role="img" aria-label="wrong" '
-          'style="vertical-align:-0.2em"><title>wrong</title>'
-          '<circle cx="8" cy="8" r="8" fill="#cf222e"/><path d="M5.2 5.2l5.6 5.6M10.8 5.2l-5.6 5.6" '
-          'fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round"/></svg>')
+TICK_SVG = ('<svg width="1.1em" height="1.1em" viewBox="0 0 16 16" role="img" aria-label="right" '
+            'style="vertical-align:-0.2em"><title>right</title>'
+            '<circle cx="8" cy="8" r="8" fill="#1a7f37"/><path d="M4.3 8.3l2.5 2.5 5-5.3" '
+            'fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" '
+            'stroke-linejoin="round"/></svg>')
+CROSS_SVG = ('<svg width="1.1em" height="1.1em" viewBox="0 0 16 16" role="img" aria-label="wrong" '
+             'style="vertical-align:-0.2em"><title>wrong</title>'
+             '<circle cx="8" cy="8" r="8" fill="#cf222e"/><path d="M5.2 5.2l5.6 5.6M10.8 5.2l-5.6 5.6" '
+             'fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round"/></svg>')
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Feedback:
         # the tick/cross renders everywhere; `code` in the message becomes <code>.
         text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(self.message))
         return (f'<div class="lessons-feedback" style="margin:0.3em 0">'
-                f'{_TICK if self.passed else _CROSS} {text}</div>')
+                f'{TICK_SVG if self.passed else CROSS_SVG} {text}</div>')
 
 
 def _not_done(name):

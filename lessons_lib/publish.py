@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from html import escape
 from pathlib import Path
 
-from lessons_lib import course
+from lessons_lib import course, exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = Path(os.environ.get("COURSE_ASSETS", ROOT / "assets" / "node_modules"))
@@ -106,12 +106,15 @@ FONT_AWESOME = re.compile(r"https?://[^\"']*/font-awesome/[^\"']*\.css")
 
 def _offline(nb):
     """Nothing on a page may load from the network: the Colab badge (an image on
-    Google's server) becomes a plain link, animations take their button icons
+    Google's server) becomes a plain link, ✅/❌ in the text become the checker's
+    own drawn icons (no emoji font needed), animations take their button icons
     from the local Font Awesome, and progress-bar widgets (their renderer comes
     from a CDN) keep their plain-text form."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = COLAB_BADGE.sub(r"[▶ Open in Colab](\1)", cell.source)
+            cell.source = cell.source.replace("✅", exercises.TICK_SVG).replace(
+                "❌", exercises.CROSS_SVG)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         for output in cell.get("outputs", []):

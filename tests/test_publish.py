@@ -22,7 +22,7 @@ def executed(tmp_path_factory):
     nb.cells = [
         nbformat.v4.new_markdown_cell("# 01 · A tiny lesson\nOne line that sums it up.\n\n"
                                       f"{course.colab_badge('01_tiny.ipynb')}"),
-        nbformat.v4.new_markdown_cell("The loss is $f(x) = x^2$."),
+        nbformat.v4.new_markdown_cell("The loss is $f(x) = x^2$. A check says ✅ or ❌."),
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfrom lessons_lib import plots\n"
                                   "fig, ax = plt.subplots()\nax.plot([1, 2]); ax.set_title('a line')\n"
                                   "ax.set_xlabel('step'); ax.set_ylabel('loss');"),
@@ -53,6 +53,7 @@ def test_pages_reference_only_local_files(executed, tmp_path, kind):
     for local in (u.split("?")[0] for u in loaded if u.startswith(publish.STATIC)):
         assert (tmp_path / local).exists(), f"{local} is referenced but was not copied"
     assert "colab-badge.svg" not in text and "▶ Open in Colab" in text
+    assert "✅" not in text and 'aria-label="right"' in text and 'aria-label="wrong"' in text
     assert 'alt="Figure: a line (loss vs step)"' in text
     assert (title, words) == ("01 · A tiny lesson", "One line that sums it up.")
 
