@@ -165,13 +165,16 @@ def render(executed, out_dir, kind, edition):
 
 
 def write_index(out_dir, pages, heading):
-    rows = "\n".join(f'<li><a href="{escape(p.name)}">{escape(title)}</a> · {escape(words)}</li>'
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    inline = lambda text: markdown2html_mistune(text).strip().removeprefix("<p>").removesuffix("</p>")
+    rows = "\n".join(f'<li><a href="{escape(p.name)}">{escape(title)}</a> · {inline(words)}</li>'
                      for p, (title, words) in pages)
     Path(out_dir, "index.html").write_text(
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(heading)}'
         f'</title>\n<style>body{{font-family:sans-serif;max-width:52em;margin:2em auto;'
-        f'line-height:1.5}}li{{margin:.4em 0}}</style></head>\n<body><h1>{escape(heading)}</h1>\n'
-        f"<ol start=\"0\">\n{rows}\n</ol>\n</body></html>\n", encoding="utf-8")
+        f'line-height:1.5}}ul{{list-style:none;padding:0}}li{{margin:.6em 0}}</style></head>\n'
+        f"<body><h1>{escape(heading)}</h1>\n<ul>\n{rows}\n</ul>\n</body></html>\n",
+        encoding="utf-8")
 
 
 TITLE = "Optimization for Machine Learning in Practice"
