@@ -63,8 +63,10 @@ def copy_assets(out_dir):
                 shutil.copy2(source, target)
 
 
-def lessons(notebook_dir):
-    return sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+def lessons(notebook_dir, only=None):
+    """The lesson notebooks in order; `only`: names (without .ipynb) to keep."""
+    found = sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    return [p for p in found if only is None or p.stem in only]
 
 
 def _stale(executed, source):
@@ -89,9 +91,9 @@ def _execute(source, executed):
     return executed
 
 
-def execute_all(notebook_dir, cache_dir=ROOT / "build" / "executed", workers=None):
+def execute_all(notebook_dir, cache_dir=ROOT / "build" / "executed", workers=None, only=None):
     """Run every lesson (those changed since their last run), `workers` at a time."""
-    todo = [(p, Path(cache_dir) / p.name) for p in lessons(notebook_dir)]
+    todo = [(p, Path(cache_dir) / p.name) for p in lessons(notebook_dir, only)]
     stale = [(p, e) for p, e in todo if _stale(e, p)]
     workers = workers or min(len(stale) or 1, os.cpu_count() or 1)
     with ProcessPoolExecutor(workers) as pool:
@@ -181,10 +183,11 @@ TITLE = "Optimization for Machine Learning in Practice"
 
 
 def build(kind, notebook_dir="notebooks", out_dir=None, editions=None,
-          cache_dir=ROOT / "build" / "executed"):
-    """Execute (or reuse) every lesson and render `kind` pages with an index per edition."""
+          cache_dir=ROOT / "build" / "executed", only=None):
+    """Execute (or reuse) every lesson (or those in `only`) and render `kind`
+    pages with an index per edition."""
     editions = editions or (["instructor", "student"] if kind == "html" else ["instructor"])
-    executed = execute_all(notebook_dir, cache_dir)
+    executed = execute_all(notebook_dir, cache_dir, only=only)
     written = []
     for edition in editions:
         folder = Path(out_dir) / edition if len(editions) > 1 else Path(out_dir)

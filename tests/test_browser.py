@@ -22,9 +22,15 @@ SCREENSHOTS = ROOT / "build" / "screenshots"
 
 @pytest.fixture(scope="session")
 def slides(tmp_path_factory):
-    out = tmp_path_factory.mktemp("slides")
-    publish.build("slides", NOTEBOOKS, out)
-    return out
+    """build(lesson) -> the folder holding that lesson's deck (each built once)."""
+    out, built = tmp_path_factory.mktemp("slides"), set()
+
+    def build(lesson):
+        if lesson not in built:
+            publish.build("slides", NOTEBOOKS, out / lesson, only=[lesson])
+            built.add(lesson)
+        return out / lesson
+    return build
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +81,9 @@ RAW_MATH = """() => {
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
+    folder = slides(lesson)
     with offline_page() as (page, offsite):
-        page.goto((slides / f"{lesson}.slides.html").as_uri())
+        page.goto((folder / f"{lesson}.slides.html").as_uri())
         page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20000)
         page.wait_for_function("window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
                                "&& document.querySelectorAll('.MathJax_CHTML').length > 0",
@@ -107,6 +114,7 @@ def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
 def test_no_lesson_writes_to_stderr(slides, lesson):
     """TensorFlow's start-up lines, warnings and tracebacks would all land on a slide."""
     import nbformat
+    slides(lesson)
     executed = nbformat.read(publish.ROOT / "build" / "executed" / f"{lesson}.ipynb", as_version=4)
     noise = [(i, output.get("text", output.get("ename")))
              for i, cell in enumerate(executed.cells) for output in cell.get("outputs", [])
