@@ -80,3 +80,12 @@ def test_solutions_are_folded_and_come_after_the_check_a_student_sees(path):
                  and course.SOLUTION_TAG not in c["metadata"].get("tags", [])]
         assert shown and "check_" in text(shown[-1]), \
             f"cell {i}: the solution must follow the check cell, so the check shows the unsolved state"
+
+
+def test_every_lesson_a_notebook_mentions_exists():
+    """A promise of "lesson 12" in the text must not outlive the truth."""
+    numbers = {p.name[:2] for p in NOTEBOOKS}
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(cells(path)):
+            for mention in re.findall(r"\b[Ll]essons? (\d\d)\b", text(cell)):
+                assert mention in numbers, f"{path.name} cell {i} mentions lesson {mention}"
