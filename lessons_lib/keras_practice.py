@@ -18,7 +18,7 @@ port an optimizer between PyTorch and Keras without changing its math.
 """
 import numpy as np
 
-from . import metrics, optim
+from . import classification, optim
 from .optim import compare
 
 # torch.optim class -> our registry name (torch flavor: torch's math and names)
@@ -196,20 +196,17 @@ def torch_and_keras_curves(x, y, *, make_torch, keras_optimizer, epochs, batch_s
 # -- the metrics table ---------------------------------------------------------------
 
 def metrics_table(y_true, scores, threshold=0.5):
-    """Rows {metric, ours, scikit-learn, difference} for accuracy, precision,
-    recall, F1 (predicting 1 when score ≥ threshold) and ROC AUC (the scores)."""
+    """Rows {metric, ours, scikit-learn, difference}: lesson 08's metrics at a
+    threshold (`classification.scores_table`) next to scikit-learn's."""
     from sklearn import metrics as sk
     y_true = np.asarray(y_true).ravel().astype(int)
     scores = np.asarray(scores, dtype=float).ravel()
     y_pred = (scores >= threshold).astype(int)
-    pairs = {
-        "accuracy": (metrics.accuracy(y_true, y_pred), sk.accuracy_score(y_true, y_pred)),
-        "precision": (metrics.precision(y_true, y_pred),
-                      sk.precision_score(y_true, y_pred, zero_division=0)),
-        "recall": (metrics.recall(y_true, y_pred),
-                   sk.recall_score(y_true, y_pred, zero_division=0)),
-        "F1": (metrics.f1(y_true, y_pred), sk.f1_score(y_true, y_pred, zero_division=0)),
-        "ROC AUC": (metrics.roc_auc(y_true, scores), sk.roc_auc_score(y_true, scores)),
-    }
-    return [{"metric": name, "ours": float(a), "scikit-learn": float(b),
-             "difference": abs(float(a) - float(b))} for name, (a, b) in pairs.items()]
+    ours = classification.scores_table(y_true, scores, threshold)
+    theirs = {"accuracy": sk.accuracy_score(y_true, y_pred),
+              "precision": sk.precision_score(y_true, y_pred, zero_division=0),
+              "recall": sk.recall_score(y_true, y_pred, zero_division=0),
+              "F1": sk.f1_score(y_true, y_pred, zero_division=0),
+              "ROC AUC": sk.roc_auc_score(y_true, scores)}
+    return [{"metric": name, "ours": float(ours[name]), "scikit-learn": float(theirs[name]),
+             "difference": abs(float(ours[name]) - float(theirs[name]))} for name in theirs]
