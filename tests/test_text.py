@@ -1,0 +1,127 @@
+"""lessons_lib.text: the lesson-12 sentiment models and gradient measurements."""
+import numpy as np
+import pytest
+import torch
+
+from lessons_lib import data, text
+from lessons_lib.harness import torch as harness
+
+X = np.array([[0, 0, 5, 6, 7], [0, 9, 8, 7, 6], [4, 5, 6, 7, 8], [0, 0, 0, 0, 3]])
+
+
+def test_to_post_padding_keeps_order_and_moves_zeros():
+    out = text.to_post_padding(X)
+    assert isinstance(out, np.ndarray)
+    assert out.tolist() == [[5, 6, 7, 0, 0], [9, 8, 7, 6, 0], [4, 5, 6, 7, 8],
+                            [3, 0, 0, 0, 0]]
+    assert torch.equal(text.to_post_padding(torch.as_tensor(X)), torch.as_tensor(out))
+    assert np.array_equal(text.to_post_padding(out), out)   # already post: unchanged
+    assert text.lengths(X).tolist() == [3, 4, 5, 1]
+
+
+def test_packed_model_ignores_padding_and_unpacked_does_not():
+    packed = text.SentimentLSTM(20, embed_dim=8, hidden=6).eval()
+    naive = text.SentimentLSTM(20, embed_dim=8, hidden=6, packed=False).eval()
+    for model, moves in ((packed, False), (naive, True)):
+        predict = text.torch_logits(model)
+        shift = text.padding_shift(predict, X, extras=(0, 7))
+        assert shift[0] == 0.0
+        assert (shift[7] > 1e-6) == moves
+    # zeros at the end: the same as zeros in front for the packed model
+    probs = text.positive_probability(text.torch_logits(packed), X)
+    post = text.positive_probability(text.torch_logits(packed), text.to_post_padding(X))
+    assert np.allclose(probs, post, atol=1e-6)
+
+
+def test_model_sizes_and_seed():
+    a, b = text.SentimentLSTM(30, seed=3), text.SentimentLSTM(30, seed=3)
+    assert a.embedding.weight.shape == (30, text.TUTORIAL["embed_dim"])
+    assert a.lstm.hidden_size == text.TUTORIAL["hidden"] and a.head.out_features == 2
+    assert torch.equal(a.head.weight, b.head.weight)
+    assert a(torch.as_tensor(X)).shape == (4, 2)
+
+
+def test_keras_mask_zero_ignores_padding():
+    for mask, moves in ((True, False), (False, True)):
+        model = text.keras_model(20, embed_dim=8, hidden=6, mask_zero=mask)
+        shift = text.padding_shift(lambda x: model(x, training=False).numpy(), X,
+                                   extras=(7,))
+        assert (shift[7] > 1e-6) == moves
+
+
+def test_positive_probability_is_a_softmax():
+    logits = np.array([[0.0, 0.0], [0.0, np.log(3.0)], [1000.0, 0.0]])
+    assert np.allclose(text.positive_probability(lambda x: logits, None), [0.5, 0.75, 0.0])
+
+
+def _tiny_run(callback, steps_data=64):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 20, size=(steps_data, 6))
+    y = rng.integers(0, 2, size=steps_data)
+    model = text.SentimentLSTM(20, embed_dim=8, hidden=6)
+    harness.fit(model, data.torch_loader(x, y, batch_size=16, seed=0),
+                loss=torch.nn.CrossEntropyLoss(),
+                optimizer=torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                device="cpu", amp=False, progress=False, seed=0, callbacks=[callback])
+    return model
+
+
+def test_raw_grad_norm_records_before_clipping_and_clips():
+    watch = text.RawGradNorm()
+    _tiny_run(watch)
+    assert len(watch.norms) == 8 and all(n > 0 for n in watch.norms)
+    assert watch.clipped_share() == 0.0
+    limit = float(np.median(watch.norms))
+    clipper = text.RawGradNorm(limit)
+
+    class After(text.Callback):
+        def __init__(self):
+            self.norms = []
+
+        def on_before_step(self, state):
+            grads = [p.grad for p in state.model.parameters() if p.grad is not None]
+            self.norms.append(float(torch.linalg.vector_norm(
+                torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+    after = After()
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 20, size=(64, 6)), rng.integers(0, 2, size=64)
+    model = text.SentimentLSTM(20, embed_dim=8, hidden=6)
+    harness.fit(model, data.torch_loader(x, y, batch_size=16, seed=0),
+                loss=torch.nn.CrossEntropyLoss(),
+                optimizer=torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                device="cpu", amp=False, progress=False, seed=0,
+                callbacks=[clipper, after])
+    assert clipper.norms[0] == pytest.approx(watch.norms[0], rel=1e-6)
+    assert max(after.norms) <= limit * (1 + 1e-5)
+    raw = np.array(clipper.norms)
+    assert np.allclose(np.array(after.norms)[raw <= limit], raw[raw <= limit], rtol=1e-5)
+    assert clipper.clipped_share() == pytest.approx(np.mean(raw > limit))
+
+
+def test_clip_threshold_is_a_percentile():
+    norms = np.arange(1, 101, dtype=float)
+    assert text.clip_threshold(norms, 95) == pytest.approx(np.percentile(norms, 95))
+    assert text.clip_threshold(list(norms), 50) == pytest.approx(50.5)
+
+
+def test_embedding_rows_touched_counts_the_batch_words():
+    x = torch.tensor([[0, 0, 1, 2], [0, 3, 3, 3]])
+    y = torch.tensor([0, 1])
+    model = text.SentimentLSTM(10, embed_dim=4, hidden=3)
+    shares = text.embedding_rows_touched(model, [(x, y)], torch.nn.CrossEntropyLoss())
+    assert shares == [pytest.approx(3 / 10)]            # words 1, 2, 3; never the padding
+    assert model.embedding.weight.grad is None or not model.embedding.weight.grad.any()
+
+
+def test_row_frequency():
+    batches = [(np.array([[0, 1, 2]]), None), (np.array([[0, 0, 2]]), None)]
+    assert text.row_frequency(batches, 4).tolist() == [0.0, 0.5, 1.0, 0.0]
+
+
+def test_unbalanced_keeps_a_share_of_one_class():
+    y = np.array([0] * 50 + [1] * 50)
+    x = np.arange(100)[:, None]
+    xs, ys = text.unbalanced(x, y, keep=0.1, seed=0)
+    assert (ys == 0).sum() == 50 and (ys == 1).sum() == 5
+    assert np.array_equal(xs[:, 0], np.sort(xs[:, 0])) and np.all(y[xs[:, 0]] == ys)
