@@ -374,6 +374,8 @@ def _how_far(got, want):
         return where + "not a finite number"
     if want[k] == 0:
         return where + "not 0"
+    if got[k] == 0:
+        return where + "0, and it should not be"
     if np.sign(got[k]) != np.sign(want[k]):
         return where + "of the wrong sign"
     relative = abs(got[k] - want[k]) / abs(want[k])

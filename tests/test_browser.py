@@ -85,9 +85,9 @@ def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
     with offline_page() as (page, offsite):
         page.goto((folder / f"{lesson}.slides.html").as_uri())
         page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20000)
-        page.wait_for_function("window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 "
-                               "&& document.querySelectorAll('.MathJax_CHTML').length > 0",
-                               timeout=30000)
+        # MathJax has started and finished typesetting (a deck without math passes too).
+        page.wait_for_function("window.MathJax && MathJax.isReady && MathJax.Hub.queue.pending === 0"
+                               " && !MathJax.Hub.queue.running", timeout=30000)
         shoot(page, f"{lesson}-first-slide")
         assert page.evaluate("Reveal.getIndices().h") == 0
         page.keyboard.press("ArrowRight")

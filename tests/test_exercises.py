@@ -125,6 +125,7 @@ def test_check_value():
     assert "184" not in feedback.message
     assert "too small by 0.1% to 1%" in exercises.check_value(0.995, 1.0).message
     assert "wrong sign" in exercises.check_value(-1.0, 1.0).message
+    assert "it is 0, and it should not be" in exercises.check_value(0.0, 0.25).message
     assert "not filled in" in exercises.check_value(..., 1.0).message
     assert "shape" in exercises.check_value([1.0, 2.0], 1.0).message
 
