@@ -44,12 +44,22 @@ def _cross_entropy(w, b, x, y):
     return float(-log_p[np.arange(len(y)), y].mean())
 
 
+def _adam(w, g, m, v, lr, beta1, beta2, eps, step):
+    """One step of torch.optim.Adam: the new (w, m, v)."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat, v_hat = m / (1 - beta1 ** step), v / (1 - beta2 ** step)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
 def train_and_validate(params, *, epochs=3, batch_size=64, seed=0, report=None,
                        evaluate_on="val"):
     """Train softmax regression with SGD at `params` and return the validation loss.
 
-    params: "lr" (required), "momentum" (0), "weight_decay" (0), "batch_size"
-    (overrides the keyword). `report(epoch, val_loss)` is called after every
+    params: "lr" (required), "momentum" (0), "weight_decay" (0, an L2 term added
+    to the gradient, as torch.optim's `weight_decay`), "batch_size" (overrides the
+    keyword), "optimizer" ("sgd", the default, or "adam": torch.optim.Adam's rule
+    with "beta1" (0.9), "beta2" (0.999) and "eps" (1e-8); momentum is then unused). `report(epoch, val_loss)` is called after every
     epoch (epoch 1, 2, ...) and may raise to stop the trial. `evaluate_on="test"`
     returns the test loss instead: for the one final measurement only.
     A run that overflows returns DIVERGED.
@@ -58,11 +68,18 @@ def train_and_validate(params, *, epochs=3, batch_size=64, seed=0, report=None,
     beta = float(params.get("momentum", 0.0))
     decay = float(params.get("weight_decay", 0.0))
     batch_size = int(params.get("batch_size", batch_size))
+    method = params.get("optimizer", "sgd")
+    if method not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {method!r}")
+    beta1, beta2 = float(params.get("beta1", 0.9)), float(params.get("beta2", 0.999))
+    eps = float(params.get("eps", 1e-8))
     x, y, x_val, y_val, x_test, y_test = digits_splits()
     if evaluate_on == "test":
         x_val, y_val = x_test, y_test
     w, b = np.zeros((x.shape[1], 10)), np.zeros(10)
     vw, vb = np.zeros_like(w), np.zeros_like(b)
+    sw, sb = np.zeros_like(w), np.zeros_like(b)      # Adam's second moments
+    step = 0
     onehot = np.eye(10)[y]
     rng = np.random.default_rng(seed)
     loss = DIVERGED
@@ -77,6 +94,11 @@ def train_and_validate(params, *, epochs=3, batch_size=64, seed=0, report=None,
                 p /= p.sum(axis=1, keepdims=True)
                 g = (p - onehot[idx]) / len(idx)
                 gw, gb = x[idx].T @ g + decay * w, g.sum(axis=0)
+                if method == "adam":
+                    step += 1
+                    w, vw, sw = _adam(w, gw, vw, sw, lr, beta1, beta2, eps, step)
+                    b, vb, sb = _adam(b, gb, vb, sb, lr, beta1, beta2, eps, step)
+                    continue
                 vw, vb = beta * vw + gw, beta * vb + gb      # torch's momentum buffer
                 w, b = w - lr * vw, b - lr * vb
             loss = _cross_entropy(w, b, x_val, y_val)

@@ -112,3 +112,40 @@ def test_seeds_needed():
     assert tuning.seeds_needed(a, b) == max(2, math.ceil(4 * spread / 1.0))
     assert tuning.seeds_needed(a, b + 10) == 2
     assert tuning.seeds_needed(a, a) == math.inf
+
+
+def test_batch_size_and_weight_decay_are_hyperparameters_of_the_trial():
+    base = {"lr": 0.5, **MOMENTUM}
+    assert tuning.train_and_validate({**base, "batch_size": 32}) == \
+        tuning.train_and_validate(base, batch_size=32)
+    assert tuning.train_and_validate({**base, "batch_size": 32}) != \
+        tuning.train_and_validate(base)
+    assert tuning.train_and_validate({**base, "weight_decay": 1e-2}) > \
+        tuning.train_and_validate(base)          # a strong L2 pull costs fit in 3 epochs
+
+
+def test_the_adam_option_is_torch_adam():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, grads = rng.normal(size=5), rng.normal(size=(4, 5))
+    w, m, v = w0.copy(), np.zeros(5), np.zeros(5)
+    ref = torch.tensor(w0, requires_grad=True)
+    opt = torch.optim.Adam([ref], lr=0.1, betas=(0.8, 0.99), eps=1e-3)
+    for step, g in enumerate(grads, start=1):
+        w, m, v = tuning._adam(w, g, m, v, 0.1, 0.8, 0.99, 1e-3, step)
+        ref.grad = torch.tensor(g)
+        opt.step()
+    assert np.allclose(w, ref.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_the_trial_trains_with_adam_and_its_hyperparameters():
+    adam = {"lr": 0.1, "optimizer": "adam"}
+    loss = tuning.train_and_validate(adam)
+    assert loss < 0.3 and loss != tuning.train_and_validate({"lr": 0.1})
+    assert loss == tuning.train_and_validate({**adam, "momentum": 0.5})   # unused
+    assert loss == tuning.train_and_validate({**adam, "beta1": 0.9, "beta2": 0.999,
+                                              "eps": 1e-8})              # the defaults
+    for name, value in (("beta1", 0.0), ("beta2", 0.9), ("eps", 0.1)):
+        assert tuning.train_and_validate({**adam, name: value}) != loss
+    with pytest.raises(ValueError, match="adam"):
+        tuning.train_and_validate({"lr": 0.1, "optimizer": "lbfgs"})
