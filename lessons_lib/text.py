@@ -183,3 +183,93 @@ def unbalanced(x, y, *, keep=0.1, label=1, seed=0):
     dropped = rng.choice(rows, size=len(rows) - int(round(keep * len(rows))), replace=False)
     kept = np.setdiff1d(np.arange(len(y)), dropped)
     return x[kept], y[kept]
+
+
+# -- PyTorch vs Keras: the same model, the same weights, the same updates --------------
+def merge_lstm_biases(model):
+    """Fold the torch LSTM's second bias into the first and freeze it at 0.
+
+    torch's LSTM has two biases, b_ih and b_hh, that always appear as a sum; Keras's
+    has one. Both torch biases get the same gradient, so an update moves their sum
+    twice as far as Keras moves its one bias. After this call the sum lives in b_ih
+    alone, b_hh is 0 with requires_grad=False, and the outputs are unchanged.
+    """
+    lstm = model.lstm
+    with torch.no_grad():
+        lstm.bias_ih_l0.add_(lstm.bias_hh_l0)
+        lstm.bias_hh_l0.zero_()
+    lstm.bias_hh_l0.requires_grad_(False)
+    return model
+
+
+def copy_torch_to_keras(model, keras_net):
+    """Copy a `SentimentLSTM`'s weights into `keras_model(...)` of the same sizes.
+
+    Gates: torch stacks them i, f, g, o (g the candidate cell) and Keras i, f, c, o:
+    the same order, so the kernels are only transposed ((4H, E) -> (E, 4H)).
+    Keras's one LSTM bias is torch's b_ih + b_hh; the head is transposed too.
+    """
+    def numpy(t):
+        return t.detach().cpu().numpy()
+
+    lstm = model.lstm
+    keras_net(np.ones((1, 1), dtype=np.int64))          # builds the weights
+    embedding, recurrent, _, dense = keras_net.layers
+    embedding.set_weights([numpy(model.embedding.weight)])
+    recurrent.set_weights([numpy(lstm.weight_ih_l0).T, numpy(lstm.weight_hh_l0).T,
+                           numpy(lstm.bias_ih_l0 + lstm.bias_hh_l0)])
+    dense.set_weights([numpy(model.head.weight).T, numpy(model.head.bias)])
+    return keras_net
+
+
+def fixed_batches(x, y, batch_size, epochs, seed=0):
+    """[(xb, yb), ...] of NumPy arrays for `epochs` shuffled passes, drawn once, so
+    that two frameworks can be fed exactly the same batches in the same order."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        out += [(x[i], y[i]) for i in np.array_split(order, -(-len(y) // batch_size))]
+    return out
+
+
+def train_steps_torch(model, batches, optimizer):
+    """Train on `batches` with cross-entropy, one update each: the loss of every step."""
+    model.train()
+    cross_entropy, losses = nn.CrossEntropyLoss(), []
+    for xb, yb in batches:
+        optimizer.zero_grad()
+        loss = cross_entropy(model(torch.as_tensor(xb)), torch.as_tensor(yb))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return np.array(losses)
+
+
+def train_steps_keras(keras_net, batches, optimizer, dense=True):
+    """The same loop in Keras (GradientTape, compiled once per batch shape).
+
+    The embedding's gradient comes back as IndexedSlices, one slice per token
+    OCCURRENCE; Keras's RMSprop/Adam square those slices before their duplicates
+    are summed, so a word seen twice in a batch gets Σg² instead of (Σg)². With
+    dense=True the gradient is summed first (what torch computes); dense=False
+    keeps Keras's own behaviour.
+    """
+    import keras
+    import tensorflow as tf
+
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    weights = keras_net.trainable_variables
+    optimizer.build(weights)
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = cross_entropy(yb, keras_net(xb, training=True))
+        grads = tape.gradient(loss, weights)
+        if dense:
+            grads = [tf.convert_to_tensor(g) for g in grads]
+        optimizer.apply_gradients(zip(grads, weights))
+        return loss
+
+    return np.array([float(step(tf.constant(xb), tf.constant(yb))) for xb, yb in batches])

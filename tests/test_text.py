@@ -125,3 +125,51 @@ def test_unbalanced_keeps_a_share_of_one_class():
     xs, ys = text.unbalanced(x, y, keep=0.1, seed=0)
     assert (ys == 0).sum() == 50 and (ys == 1).sum() == 5
     assert np.array_equal(xs[:, 0], np.sort(xs[:, 0])) and np.all(y[xs[:, 0]] == ys)
+
+
+def _twins(vocab=20, embed_dim=8, hidden=6):
+    model = text.merge_lstm_biases(text.SentimentLSTM(vocab, embed_dim=embed_dim,
+                                                      hidden=hidden, dropout=0.0))
+    twin = text.copy_torch_to_keras(model, text.keras_model(
+        vocab, embed_dim=embed_dim, hidden=hidden, dropout=0.0))
+    return model, twin
+
+
+def test_merge_lstm_biases_keeps_outputs_and_freezes_the_second_bias():
+    model = text.SentimentLSTM(20, embed_dim=8, hidden=6).eval()
+    before = text.torch_logits(model)(X)
+    text.merge_lstm_biases(model)
+    assert np.allclose(text.torch_logits(model)(X), before, atol=1e-6)
+    assert not model.lstm.bias_hh_l0.requires_grad
+    assert float(model.lstm.bias_hh_l0.abs().max()) == 0.0
+
+
+def test_copied_keras_lstm_gives_torch_outputs():
+    model, twin = _twins()
+    x = np.random.default_rng(0).integers(1, 20, size=(16, 9))
+    x[:, :4] *= np.arange(16)[:, None] % 2          # half the rows padded in front
+    torch_out = text.torch_logits(model)(x)
+    keras_out = twin(x, training=False).numpy()
+    assert np.abs(torch_out - keras_out).max() < 1e-5
+
+
+def test_same_updates_in_both_frameworks_with_dense_embedding_gradients():
+    from lessons_lib import optim
+    model, twin = _twins()
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 6, size=(48, 7))             # few words: repeated in a batch
+    y = rng.integers(0, 2, size=48)
+    batches = text.fixed_batches(x, y, 16, epochs=2)
+    assert len(batches) == 6 and all(len(b[0]) == 16 for b in batches)
+    rule = optim.REGISTRY["rmsprop"](lr=1e-2, flavor="keras")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    torch_losses = text.train_steps_torch(model, batches, rule.to_torch(trainable))
+    keras_losses = text.train_steps_keras(twin, batches, rule.keras_reference())
+    assert np.abs(torch_losses - keras_losses).max() < 1e-5
+    assert np.abs(text.torch_logits(model)(x) - twin(x, training=False).numpy()).max() < 1e-5
+    # Keras's own sparse embedding gradient squares each occurrence: it drifts
+    model, twin = _twins()
+    text.train_steps_torch(model, batches, rule.to_torch(
+        [p for p in model.parameters() if p.requires_grad]))
+    text.train_steps_keras(twin, batches, rule.keras_reference(), dense=False)
+    assert np.abs(text.torch_logits(model)(x) - twin(x, training=False).numpy()).max() > 1e-4
