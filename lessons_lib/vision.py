@@ -9,7 +9,8 @@
   every recipe; mean ± spread of validation accuracy and epochs to a target
   (`compare_recipes`, `summarize`, `plot_bands`);
 - augmentation for small images: random shifts with zero padding and, for
-  photos, horizontal flips (`augment`, `AugmentedLoader`);
+  photos, horizontal flips (`augment`, `AugmentedLoader`), and what it does
+  on short and long schedules (`augmentation_grid`, `plot_grid`);
 - batch norm's scale invariance: the loss does not change when the weights in
   front of a BatchNorm are scaled (`scale_invariance_gap`), so what matters is
   the effective step η/‖w‖²; `conv_weight_norms` measures ‖w‖ per epoch.
@@ -227,6 +228,80 @@ def plot_bands(runs, *, key="val_accuracy", target=None, ax=None, title=None):
     ax.set(xlabel="epoch", ylabel=key, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return fig
+
+
+def accuracy(model, loader):
+    """The fraction of `loader`'s examples a classifier gets right (eval mode)."""
+    truth, predicted = predictions(model, loader)
+    return float(np.mean(truth == predicted))
+
+
+def augmentation_grid(recipe, build_model, train_loader, val_loader, *, epochs, seeds,
+                      loss, train_eval, shift=1, flip=False, **fit_options):
+    """Augmentation off/on × schedule lengths, one recipe, several seeds.
+
+    recipe: make(model, steps) -> (optimizer, scheduler or None); its schedule
+        spans each run's own length. epochs: the schedule lengths, e.g. (3, 8).
+    train_loader(seed) -> a fresh DataLoader of the training images; with
+        augmentation on it is wrapped in `AugmentedLoader(shift, flip, seed)`.
+    train_eval: the un-augmented training images (a loader), on which each
+        trained model is scored in eval mode, so that "train acc" and "val acc"
+        are measured the same way and their difference is the generalisation gap.
+    Returns a Table, one row per (augmentation, epochs): final validation
+    accuracy mean, ± std, min and max over the seeds, mean train accuracy, the
+    mean train − validation gap and seconds per run.
+    """
+    rows = []
+    for augmented in (False, True):
+        def batches(seed, augmented=augmented):
+            loader = train_loader(seed)
+            if augmented:
+                return AugmentedLoader(loader, shift=shift, flip=flip, seed=seed)
+            return loader
+        for length in epochs:
+            models = {}
+            runs = compare_recipes({"recipe": recipe}, build_model, batches, val_loader,
+                                   epochs=length, seeds=seeds, loss=loss, models=models,
+                                   **fit_options)["recipe"]
+            val = np.array([h["val_accuracy"][-1] for h in runs])
+            train = np.array([accuracy(model, train_eval) for model in models["recipe"]])
+            rows.append({"augmentation": "on" if augmented else "off", "epochs": length,
+                         "val acc mean": float(val.mean()),
+                         "± std": float(val.std(ddof=1)) if len(val) > 1 else 0.0,
+                         "min": float(val.min()), "max": float(val.max()),
+                         "train acc": float(train.mean()),
+                         "gap": float(np.mean(train - val)),
+                         "s per run": float(np.mean([sum(h["seconds"]) for h in runs]))})
+    return Table(rows, title=f"{len(seeds)} seeds per cell; gap = train acc − val acc")
+
+
+def plot_grid(grid, *, title=None):
+    """Two panels from an `augmentation_grid` table against the schedule length:
+    validation accuracy (mean, bars from min to max) and the train − val gap."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
+    for setting, marker in (("off", "o"), ("on", "s")):
+        rows = [row for row in grid if row["augmentation"] == setting]
+        x = np.array([row["epochs"] for row in rows])
+        mean = np.array([row["val acc mean"] for row in rows])
+        spread = [mean - [row["min"] for row in rows], [row["max"] for row in rows] - mean]
+        left.errorbar(x, mean, yerr=spread, marker=marker, capsize=4,
+                      label=f"augmentation {setting}")
+        right.plot(x, [row["gap"] for row in rows], marker=marker,
+                   label=f"augmentation {setting}")
+    right.axhline(0, color="grey", lw=1)
+    left.set(xlabel="epochs (schedule length)", ylabel="validation accuracy",
+             title="validation accuracy (bars: min to max)")
+    right.set(xlabel="epochs (schedule length)", ylabel="train acc − val acc",
+              title="generalisation gap")
+    for ax in (left, right):
+        ax.set_xticks(sorted({row["epochs"] for row in grid}))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
     return fig
 
 

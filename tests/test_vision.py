@@ -148,3 +148,36 @@ def test_weight_norm_logger_and_effective_lr():
     assert len(logger.norms) == 3 and logger.norms[0] == start
     assert logger.norms[-1] > logger.norms[0]          # no decay: the norm grows
     assert np.allclose(vision.effective_lr(0.1, [2.0, 4.0]), [0.025, 0.00625])
+
+
+def test_augmentation_grid_rows_gap_and_figure():
+    split = data.digits()
+    x, y = split.x_train[:128], split.y_train[:128]
+    val = data.torch_loader(split.x_test[:100], split.y_test[:100], 512, shuffle=False)
+    clean = data.torch_loader(x, y, 512, shuffle=False)
+    recipe = lambda m, steps: (torch.optim.Adam(m.parameters(), lr=2e-3), None)
+    grid = vision.augmentation_grid(
+        recipe, lambda seed: vision.tutorial_cnn(seed=seed),
+        lambda seed: data.torch_loader(x, y, 64, seed=seed), val, epochs=(1, 2),
+        seeds=(0, 1), loss=torch.nn.CrossEntropyLoss(), train_eval=clean,
+        device="cpu", amp=False)
+    assert [(r["augmentation"], r["epochs"]) for r in grid] == [
+        ("off", 1), ("off", 2), ("on", 1), ("on", 2)]
+    for row in grid:
+        assert row["min"] <= row["val acc mean"] <= row["max"]
+        assert np.isclose(row["gap"], row["train acc"] - row["val acc mean"])
+    # augmentation changes what the model sees: the runs differ
+    assert grid.row(augmentation="on", epochs=2)["train acc"] != \
+        grid.row(augmentation="off", epochs=2)["train acc"]
+    # the "off" cells are exactly the plain comparison of the same recipe
+    plain = vision.compare_recipes(
+        {"r": recipe}, lambda seed: vision.tutorial_cnn(seed=seed),
+        lambda seed: data.torch_loader(x, y, 64, seed=seed), val, epochs=2, seeds=(0, 1),
+        loss=torch.nn.CrossEntropyLoss(), device="cpu", amp=False)["r"]
+    assert np.isclose(grid.row(augmentation="off", epochs=2)["val acc mean"],
+                      np.mean([h["val_accuracy"][-1] for h in plain]))
+    fig = vision.plot_grid(grid)
+    assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 3   # two gaps and zero
+    model = vision.tutorial_cnn()
+    truth, predicted = vision.predictions(model, clean)
+    assert vision.accuracy(model, clean) == np.mean(truth == predicted)
