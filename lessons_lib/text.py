@@ -112,6 +112,24 @@ def padding_shift(predict, x, extras=(0, 10, 30)):
                                 - base).mean()) for extra in extras}
 
 
+def padding_gradient_shift(model, x, y, loss, extras=(10, 50)):
+    """{extra: ‖g(extra) − g(0)‖ / ‖g(0)‖}, g the gradient of `loss` over all the
+    model's weights on the batch (x, y), g(extra) with `extra` more zeros in front,
+    and the same for "at the end" (the zeros moved behind the words): what the
+    optimizer is told to do, and how much the padding changes it."""
+    def gradient(rows):
+        model.eval()                      # no dropout: the same network both times
+        model.zero_grad()
+        loss(model(torch.as_tensor(rows)), torch.as_tensor(y)).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    base = gradient(np.asarray(x))
+    variants = {extra: with_extra_padding(x, extra) for extra in extras}
+    variants["at the end"] = np.asarray(to_post_padding(np.asarray(x)))
+    return {name: float((gradient(rows) - base).norm() / base.norm())
+            for name, rows in variants.items()}
+
+
 class RawGradNorm(Callback):
     """The global gradient norm of every update BEFORE clipping, clipping at `max_norm`.
 

@@ -173,3 +173,16 @@ def test_same_updates_in_both_frameworks_with_dense_embedding_gradients():
         [p for p in model.parameters() if p.requires_grad]))
     text.train_steps_keras(twin, batches, rule.keras_reference(), dense=False)
     assert np.abs(text.torch_logits(model)(x) - twin(x, training=False).numpy()).max() > 1e-4
+
+
+def test_padding_changes_the_gradient_only_without_packing():
+    split = data.sentiment()
+    x, y = split.x_test[:16], split.y_test[:16]
+    loss = torch.nn.CrossEntropyLoss()
+    packed = text.padding_gradient_shift(text.SentimentLSTM(split.vocab_size, embed_dim=8,
+                                                            hidden=8), x, y, loss)
+    naive = text.padding_gradient_shift(text.SentimentLSTM(split.vocab_size, embed_dim=8,
+                                                           hidden=8, packed=False), x, y, loss)
+    assert set(packed) == {10, 50, "at the end"}
+    assert max(packed.values()) < 1e-6
+    assert naive[10] > 1e-6 and naive["at the end"] > 0.1
