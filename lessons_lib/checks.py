@@ -1,38 +1,106 @@
 """Argument checks shared across the library: every error names the owner (when
-there is one), the parameter, the bad value and the valid range."""
+there is one), the parameter, the bad value and what is valid."""
+import difflib
 import math
 import numbers
+
+import numpy as np
 
 
 def _prefix(owner):
     return f"{type(owner).__name__}: " if owner is not None else ""
 
 
-def check_range(owner, name, value, low=-math.inf, high=math.inf, *, low_open=False,
-                high_open=False):
-    """float(value), or a ValueError unless low ≤ value ≤ high (open ends where asked).
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
 
-    NaN, ±inf and non-numbers are never valid; `owner` (an object, or None for a
-    function) prefixes the message with its class name.
+
+def check_range(owner, name, value, low=-math.inf, high=math.inf, *, low_open=False,
+                high_open=False, why=""):
+    """float(value), or a ValueError unless value is a real number with low ≤ value ≤ high
+    (open ends where asked).
+
+    NaN, ±inf, bools, strings and other non-numbers are never valid; a string that
+    holds a number gets a hint (lr='0.01' → "give a number, e.g. lr=0.01"). `owner`
+    (an object, or None for a function) prefixes the message with its class name;
+    `why` is appended to the valid range.
     """
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = math.isfinite(number) and (number > low if low_open else number >= low) and \
-        (number < high if high_open else number <= high)
-    if not ok or isinstance(value, bool):
-        left = "(" if low_open or low == -math.inf else "["
-        right = ")" if high_open or high == math.inf else "]"
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; "
-                         f"valid: {name} in {left}{low:g}, {high:g}{right}")
+    left = "(" if low_open or low == -math.inf else "["
+    right = ")" if high_open or high == math.inf else "]"
+    valid = f"valid: {name} in {left}{low:g}, {high:g}{right}" + (f" {why}" if why else "")
+
+    def inside(number):
+        return math.isfinite(number) and (number > low if low_open else number >= low) and \
+            (number < high if high_open else number <= high)
+
+    text = isinstance(value, (str, bytes))
+    parsed = _parse_float(value) if text else None
+    if parsed is not None and inside(parsed):
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+                         f"give a number, e.g. {name}={parsed!r} ({valid})")
+    number = None if text or _is_bool(value) or np.ndim(value) != 0 else _parse_float(value)
+    if number is None:
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}, "
+                         f"a number, not a {type(value).__name__}")
+    if not inside(number):
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}")
     return number
+
+
+def _parse_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def check_int(owner, name, value, low, high=math.inf):
     """int(value), or a ValueError unless value is an integer (not a bool) in [low, high]."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
+    valid = f"an integer >= {low}" if high == math.inf else f"an integer in [{low}, {high}]"
+    if isinstance(value, (str, bytes)):
+        number = _parse_float(value)
+        example = (f", e.g. {name}={int(number)}" if number is not None and number.is_integer()
+                   and low <= number <= high else "")
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+                         f"give an integer{example} (valid: {name} {valid})")
+    if not isinstance(value, numbers.Integral) or _is_bool(value) \
             or not low <= value <= high:
-        valid = f"an integer >= {low}" if high == math.inf else f"an integer in [{low}, {high}]"
         raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; valid: {name} {valid}")
     return int(value)
+
+
+def check_bool(owner, name, value):
+    """value, or a ValueError unless it is True or False (a string like "False" is truthy)."""
+    if not _is_bool(value):
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+                         f"valid: {name}=True or {name}=False")
+    return bool(value)
+
+
+class UnknownName(KeyError):
+    """A KeyError whose message prints as written (KeyError would show its repr)."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class Registry(dict):
+    """A dict of named things (`kind` says what they are) whose missing names are
+    refused with the valid names and the closest match:
+
+        >>> REGISTRY["adamm"]
+        UnknownName: unknown optimizer 'adamm'; valid: sgd, ..., adamax; did you mean 'adam'?
+    """
+
+    def __init__(self, kind, items=()):
+        super().__init__(items)
+        self.kind = kind
+
+    def unknown(self, name):
+        """The message for a name that is not here."""
+        close = difflib.get_close_matches(str(name), [str(k) for k in self], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown {self.kind} {name!r}; valid: {', '.join(map(str, self))}{hint}"
+
+    def __missing__(self, name):
+        raise UnknownName(self.unknown(name))

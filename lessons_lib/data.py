@@ -149,11 +149,75 @@ def _csv_text(header, rows):
 
 
 def _shipped_or_generated(name, path, make):
-    """Text of data/<name> (or of `path`); regenerated in memory when lessons_lib has no data/ folder."""
-    if path is not None:
-        return Path(path).read_text(encoding="utf-8")
-    shipped = DATA_DIR / name
-    return shipped.read_text(encoding="utf-8") if shipped.exists() else make()
+    """(text, where) of data/<name> (or of `path`), or regenerated in memory when lessons_lib
+    has no data/ folder; `where` names the file in error messages."""
+    file = Path(path) if path is not None else DATA_DIR / name
+    if path is None and not file.exists():
+        return make(), f"{name} (regenerated in memory)"
+    try:
+        return file.read_bytes().decode("utf-8"), str(file)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file} is not a UTF-8 text (CSV) file: byte {error.start} is "
+                         f"{error.object[error.start:error.start + 1]!r}") from None
+
+
+def _read_csv(name, path, make, columns):
+    """The named `columns` of a CSV, found by its header (in any order, other columns ignored).
+
+    Returns (where, lines, cells): the file's name, the line number of each data row
+    and {column: [text of each row]}. An empty file, a header without one of
+    `columns` (or with one twice) and a row whose field count differs from the
+    header's each raise a ValueError naming the file, and the line where there is one.
+    """
+    text, where = _shipped_or_generated(name, path, make)
+    expected = ",".join(columns)
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [field.strip() for field in next(reader, [])]
+        if not any(header):
+            raise ValueError(f"{where} is empty; expected a header line {expected!r} and then rows")
+        for column in columns:
+            if header.count(column) != 1:
+                problem = "lacks" if column not in header else "repeats"
+                raise ValueError(f"{where}: the header {','.join(header)!r} {problem} the column "
+                                 f"{column!r}; expected the columns {expected} (in any order)")
+        lines, rows = [], []
+        for row in reader:
+            if not row:  # a blank line
+                continue
+            if len(row) != len(header):
+                raise ValueError(f"{where}, line {reader.line_num}: {len(row)} fields, but the "
+                                 f"header {','.join(header)!r} has {len(header)}")
+            lines.append(reader.line_num)
+            rows.append(row)
+    except csv.Error as error:
+        raise ValueError(f"{where}, line {reader.line_num}: not a valid CSV line ({error})") from None
+    if not rows:
+        raise ValueError(f"{where} has a header but no rows")
+    return where, lines, {column: [row[header.index(column)].strip() for row in rows]
+                          for column in columns}
+
+
+def _numbers(where, lines, column, cells):
+    """A column as float64; a cell that is not a finite number raises naming file, line and value."""
+    values = np.empty(len(cells))
+    for i, cell in enumerate(cells):
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            values[i] = np.nan
+        if not np.isfinite(values[i]):
+            raise ValueError(f"{where}, line {lines[i]}: {column}={cell!r} is not a finite number")
+    return values
+
+
+def _binary_labels(where, lines, column, cells):
+    """A 0/1 label column as int64; any other value ('7', '0.5', 'yes') raises naming it."""
+    for line, cell in zip(lines, cells):
+        if cell not in ("0", "1"):
+            raise ValueError(f"{where}, line {line}: {column}={cell!r} is not a label; "
+                             "valid: 0 or 1")
+    return np.array([cell == "1" for cell in cells], dtype=np.int64)
 
 
 def make_purchase_csv(n=1000, seed=PURCHASE_SEED):
@@ -178,11 +242,19 @@ def make_purchase_csv(n=1000, seed=PURCHASE_SEED):
     return _csv_text(("age", "income", "education", "bought"), rows)
 
 
+PURCHASE_FEATURES = ("age", "income", "education")
+
+
 def purchase_table(path=None):
-    """The whole purchase set, unscaled: X (1000, 3) float64 = [age, income, education], y (1000,) int64."""
-    table = np.loadtxt(io.StringIO(_shipped_or_generated("purchase.csv", path, make_purchase_csv)),
-                       delimiter=",", skiprows=1)
-    return table[:, :3], table[:, 3].astype(np.int64)
+    """The whole purchase set, unscaled: X (1000, 3) float64 = [age, income, education], y (1000,) int64.
+
+    Columns are read by their header names, so their order in the file does not
+    matter; `bought` must be 0 or 1.
+    """
+    columns = (*PURCHASE_FEATURES, "bought")
+    where, lines, cells = _read_csv("purchase.csv", path, make_purchase_csv, columns)
+    X = np.column_stack([_numbers(where, lines, c, cells[c]) for c in PURCHASE_FEATURES])
+    return X, _binary_labels(where, lines, "bought", cells["bought"])
 
 
 def purchase(*, standardize=True, test_size=0.2, seed=0, dtype=np.float32, path=None):
@@ -198,7 +270,7 @@ def purchase(*, standardize=True, test_size=0.2, seed=0, dtype=np.float32, path=
     if standardize:
         x_tr, x_te = _standardize(x_tr, x_te)
     return Split(x_tr.astype(dtype), y_tr, x_te.astype(dtype), y_te, source="purchase (synthetic)",
-                 feature_names=("age", "income", "education"), classes=("no", "yes"))
+                 feature_names=PURCHASE_FEATURES, classes=("no", "yes"))
 
 
 _SUBJECTS = ("movie", "film", "plot", "acting", "story", "script", "cast", "ending",
@@ -253,10 +325,12 @@ def make_sentiment_csv(n=2000, seed=SENTIMENT_SEED):
 
 
 def sentiment_texts(path=None):
-    """All sentences of the sentiment set: (list of n str, labels (n,) int64), n = 2000."""
-    reader = csv.DictReader(io.StringIO(_shipped_or_generated("sentiment.csv", path, make_sentiment_csv)))
-    rows = list(reader)
-    return [row["text"] for row in rows], np.array([int(row["label"]) for row in rows], dtype=np.int64)
+    """All sentences of the sentiment set: (list of n str, labels (n,) int64), n = 2000.
+
+    Columns `text` and `label` (0 or 1) are read by their header names.
+    """
+    where, lines, cells = _read_csv("sentiment.csv", path, make_sentiment_csv, ("text", "label"))
+    return cells["text"], _binary_labels(where, lines, "label", cells["label"])
 
 
 # ---------------------------------------------------------------- text to integers
@@ -428,15 +502,32 @@ def _cifar10_folder(cache_dir):
 
 
 def _read_cifar10_folder(folder):
-    """Every data_batch_* and test_batch, parsed by Keras's own reader: uint8 (N, 3, 32, 32), labels."""
+    """Every data_batch_* and test_batch, parsed by Keras's own reader: uint8 (N, 3, 32, 32), labels.
+
+    A missing or unreadable batch, or labels outside 0-9, raise a ValueError naming the file.
+    """
     from keras.src.datasets.cifar import load_batch  # what keras.datasets.cifar10 parses with
 
-    def read(paths):
-        parts = [load_batch(str(p)) for p in paths]
-        return (np.concatenate([x for x, _ in parts]),
-                np.concatenate([np.asarray(labels) for _, labels in parts]).astype(np.int64))
+    def read_batch(path):
+        try:
+            x, labels = load_batch(str(path))
+        except Exception as error:
+            raise ValueError(f"{path} is not a readable CIFAR-10 batch ({_reason(error)})") from error
+        labels = np.asarray(labels)
+        if labels.shape != (len(x),) or not np.isin(labels, range(10)).all():
+            raise ValueError(f"{path}: its labels are not one class 0-9 per image (got "
+                             f"{len(labels)} labels, values {np.unique(labels)[:10].tolist()}, "
+                             f"for {len(x)} images)")
+        return x, labels.astype(np.int64)
 
-    return read(sorted(folder.glob("data_batch_*"))), read([folder / "test_batch"])
+    def read(paths):
+        parts = [read_batch(p) for p in paths]
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+    train = sorted(folder.glob("data_batch_*"))
+    if not train:
+        raise ValueError(f"{folder} has a test_batch but no data_batch_* files")
+    return read(train), read([folder / "test_batch"])
 
 
 def _cifar10_arrays(cache_dir):

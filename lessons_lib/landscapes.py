@@ -15,6 +15,8 @@ and knows its Lipschitz constant `L`, so a lesson can talk about steps 1/L and 2
 """
 import numpy as np
 
+from .checks import Registry
+
 
 class Landscape:
     """A function to minimise. Subclasses implement `_value(p)` and `_grad(p)` on
@@ -254,7 +256,7 @@ def _registry():
                        bounds=[(-2, 2), (-2, 2)])
     items = [quadratic, ill, Rosenbrock(), Beale(), Himmelblau(), saddle, Rastrigin(),
              DoubleWell()]
-    return {f.name: f for f in items}
+    return Registry("landscape", {f.name: f for f in items})
 
 
 REGISTRY = _registry()

@@ -27,12 +27,25 @@ def _pair(y_true, other, other_name):
     return y_true, other
 
 
-def _check_binary(name, labels):
+def _check_labels(name, labels, allowed=None):
+    """`labels`, or a ValueError: non-integer numbers (probabilities, scores, NaN) are
+    never labels, and where `allowed` is given only those values are."""
     values = np.unique(labels)
-    if not np.isin(values, (0, 1)).all():
-        raise ValueError(f"{name} must contain only the labels 0 and 1 (1 = positive); "
-                         f"got values {values[:10].tolist()}")
-    return labels.astype(bool)
+    numeric = np.issubdtype(values.dtype, np.number)
+    finite = not numeric or bool(np.isfinite(values).all())
+    scores = numeric and finite and not np.all(values == np.floor(values))
+    if not finite or scores or (allowed is not None and not np.isin(values, allowed).all()):
+        valid = "class labels (integers or strings)" if allowed is None else \
+            f"the labels {' and '.join(map(str, allowed))} (1 = positive)"
+        hint = ("; these look like probabilities or scores: threshold them first, "
+                "e.g. (p > 0.5).astype(int)") if scores else ""
+        raise ValueError(f"{name} must contain only {valid}; got values "
+                         f"{values[:10].tolist()}{hint}")
+    return labels
+
+
+def _check_binary(name, labels):
+    return _check_labels(name, labels, allowed=(0, 1)).astype(bool)
 
 
 def _counts(y_true, y_pred):
@@ -47,8 +60,10 @@ def _ratio(numerator, denominator):
 
 
 def accuracy(y_true, y_pred):
-    """Fraction of correct predictions: mean(y_true == y_pred). Any labels, not only binary."""
+    """Fraction of correct predictions: mean(y_true == y_pred). Any labels, not only
+    binary, but labels: probabilities or scores are refused (threshold them first)."""
     y_true, y_pred = _pair(y_true, y_pred, "y_pred")
+    _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
     return float(np.mean(y_true == y_pred))
 
 
@@ -80,6 +95,7 @@ def confusion_matrix(y_true, y_pred, labels=None):
     always get the binary [[TN, FP], [FN, TP]] layout of scikit-learn.
     """
     y_true, y_pred = _pair(y_true, y_pred, "y_pred")
+    _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
     both = np.concatenate([y_true, y_pred])
     labels = np.unique(both) if labels is None else np.asarray(labels)
     unknown = np.setdiff1d(both, labels)

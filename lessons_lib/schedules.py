@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ops
+from .checks import Registry
+from .checks import check_bool as _check_bool
 from .checks import check_int as _check_int
 from .checks import check_range as _check_range
 
@@ -457,12 +459,16 @@ class OneCycle(Schedule):
 
     def __init__(self, lr=0.1, total_steps=100, pct_start=0.3, div_factor=25.0,
                  final_div_factor=1e4, anneal_strategy="cos", three_phase=False):
-        super().__init__(lr, total_steps)
         # Every phase needs a positive length: e₁ > 0, and the last phase must
-        # start before T − 1 (e₁ < T − 1, or e₂ < T − 1 with three phases).
+        # start before T − 1 (e₁ < T − 1, or e₂ < T − 1 with three phases), so
+        # pct_start lies in (1/T, 1) (or (1/T, (T + 1)/2T)): empty unless T ≥ 2.
+        _check_int(self, "total_steps", total_steps, 2)
+        super().__init__(lr, total_steps)
+        _check_bool(self, "three_phase", three_phase)
         T = self.total_steps
         high = (T + 1) / (2 * T) if three_phase else 1.0
-        _check_range(self, "pct_start", pct_start, 1 / T, high, low_open=True, high_open=True)
+        _check_range(self, "pct_start", pct_start, 1 / T, high, low_open=True, high_open=True,
+                     why=f"(with total_steps={T}, each phase needs at least one step)")
         _check_range(self, "div_factor", div_factor, 1)
         _check_range(self, "final_div_factor", final_div_factor, 1)
         if anneal_strategy not in self.ANNEAL:
@@ -499,14 +505,15 @@ class OneCycle(Schedule):
                           final_div_factor=self.final_div_factor, three_phase=self.three_phase)
 
 
-REGISTRY = {cls.name: cls for cls in (Constant, StepDecay, MultiStep, Exponential, InverseTime,
-                                      Polynomial, Cosine, WarmupCosine, Cyclical, OneCycle)}
+REGISTRY = Registry("schedule", {cls.name: cls for cls in (
+    Constant, StepDecay, MultiStep, Exponential, InverseTime, Polynomial, Cosine, WarmupCosine,
+    Cyclical, OneCycle)})
 
 
 def get(name, **kwargs):
     """`REGISTRY[name](**kwargs)`, with a ValueError listing the valid names."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown schedule name={name!r}; valid: {', '.join(REGISTRY)}")
+        raise ValueError(REGISTRY.unknown(name))
     return REGISTRY[name](**kwargs)
 
 
@@ -605,18 +612,12 @@ def lr_range_test(model, loss_fn, batches, *, optimizer=None, start_lr=1e-7, end
     """
     import torch
 
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"lr_range_test: start_lr={start_lr!r}, end_lr={end_lr!r} are out "
-                         "of range; valid: 0 < start_lr < end_lr")
-    if not isinstance(steps, numbers.Integral) or steps < 2:
-        raise ValueError(f"lr_range_test: steps={steps!r} is out of range; "
-                         "valid: steps an integer in [2, inf]")
-    if not 0 < smooth <= 1:
-        raise ValueError(f"lr_range_test: smooth={smooth!r} is out of range; "
-                         "valid: smooth in (0, 1]")
-    if not diverge_factor > 1:
-        raise ValueError(f"lr_range_test: diverge_factor={diverge_factor!r} is out of range; "
-                         "valid: diverge_factor in (1, inf)")
+    start_lr = _check_range(None, "start_lr", start_lr, 0, low_open=True)
+    end_lr = _check_range(None, "end_lr", end_lr, start_lr, low_open=True,
+                          why=f"(above start_lr={start_lr:g})")
+    steps = _check_int(None, "steps", steps, 2)
+    smooth = _check_range(None, "smooth", smooth, 0, 1, low_open=True)
+    diverge_factor = _check_range(None, "diverge_factor", diverge_factor, 1, low_open=True)
 
     if optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=start_lr)

@@ -7,6 +7,7 @@
     opt.to_torch(params), opt.torch_reference(params)
     opt.to_keras(), opt.keras_reference()
 """
+from ..checks import Registry
 from . import compare
 from .adam import Adam, AdamW, Adamax, AMSGrad, NAdam
 from .adaptive import Adadelta, Adagrad, RMSprop
@@ -14,14 +15,14 @@ from .base import FLAVORS, Optimizer
 from .minimize import DivergenceError, minimize, race, steps_to_tolerance, tune
 from .sgd import SGD, Momentum, Nesterov
 
-REGISTRY = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta,
-                                      Adam, AMSGrad, AdamW, NAdam, Adamax)}
+REGISTRY = Registry("optimizer", {cls.name: cls for cls in (
+    SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta, Adam, AMSGrad, AdamW, NAdam, Adamax)})
 
 
 def get(name, **hparams):
     """REGISTRY[name](**hparams), with an error that lists the valid names."""
     if name not in REGISTRY:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(REGISTRY)}")
+        raise ValueError(REGISTRY.unknown(name))
     return REGISTRY[name](**hparams)
 
 

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..checks import check_bool as _check_bool
 from ..checks import check_range as _check_range
 
 FLAVORS = ("torch", "keras")
@@ -81,7 +82,13 @@ class Optimizer:
         return f"{type(self).__name__}({args}, flavor={self.flavor!r})"
 
     def validate(self):
-        """Check every hyperparameter; subclasses extend with their own."""
+        """Check every hyperparameter; subclasses extend with their own.
+
+        Switches (a bool in the defaults) must be True or False: "False" is truthy.
+        """
+        for key, default in self.defaults[self.flavor].items():
+            if isinstance(default, bool):
+                _check_bool(self, key, self.hparams[key])
         _check_range(self, "lr", self.lr, 0, math.inf)
         for key in ("eps", "weight_decay", "lr_decay", "initial_accumulator_value",
                     "momentum_decay"):
@@ -110,10 +117,14 @@ class Optimizer:
 
         `lr` overrides the optimizer's learning rate for this step (a schedule).
         """
+        if lr is not None:
+            lr = _check_range(self, "lr", lr, 0, math.inf)
         if isinstance(params, (list, tuple)):
-            if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
-                raise ValueError(f"grads must be a list of {len(params)} arrays to match params; "
-                                 f"got {type(grads).__name__} of length {_len(grads)}")
+            for name, given, what in (("grads", grads, "arrays"),
+                                      ("state", state, "states (from init(params))")):
+                if not isinstance(given, (list, tuple)) or len(given) != len(params):
+                    raise ValueError(f"{name} must be a list of {len(params)} {what} to match "
+                                     f"params; got {type(given).__name__} of length {_len(given)}")
             pairs = [self.update(p, g, s, lr) for p, g, s in zip(params, grads, state)]
             return [p for p, _ in pairs], [s for _, s in pairs]
         p, g = np.asarray(params, dtype=float), np.asarray(grads, dtype=float)

@@ -1,5 +1,9 @@
 """Run an optimizer on a landscape with NumPy and keep the whole path."""
+import math
+
 import numpy as np
+
+from ..checks import check_range
 
 
 class DivergenceError(FloatingPointError):
@@ -27,7 +31,8 @@ def minimize(opt, f, x0, steps, *, schedule=None, stop_on_divergence=True):
     path = [x]
     state = opt.init(x)
     for k in range(steps):
-        lr = opt.lr if schedule is None else schedule(k)
+        lr = opt.lr if schedule is None else check_range(None, f"schedule({k})", schedule(k),
+                                                         0, math.inf, why="(a learning rate)")
         with np.errstate(over="ignore", invalid="ignore"):
             x, state = opt.update(x, f.grad(x), state, lr=lr)
         if not np.all(np.isfinite(x)):
