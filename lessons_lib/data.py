@@ -462,7 +462,7 @@ def _keras_load(name, **kwargs):
 
 def _reason(error):
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return first_line if len(first_line) <= 200 else first_line[:197] + "..."
+    return first_line if len(first_line) <= 300 else first_line[:297] + "..."  # room for a path
 
 
 def _subset(x, y, n, rng):
@@ -515,9 +515,8 @@ def _read_cifar10_folder(folder):
             raise ValueError(f"{path} is not a readable CIFAR-10 batch ({_reason(error)})") from error
         labels = np.asarray(labels)
         if labels.shape != (len(x),) or not np.isin(labels, range(10)).all():
-            raise ValueError(f"{path}: its labels are not one class 0-9 per image (got "
-                             f"{len(labels)} labels, values {np.unique(labels)[:10].tolist()}, "
-                             f"for {len(x)} images)")
+            raise ValueError(f"{path}: labels must be one class 0-9 per image; got {len(labels)} "
+                             f"for {len(x)} images, values {np.unique(labels)[:10].tolist()}")
         return x, labels.astype(np.int64)
 
     def read(paths):

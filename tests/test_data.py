@@ -5,6 +5,7 @@ the real Keras cache formats into temporary folders, and "no network" is a
 download that raises.
 """
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -128,6 +129,86 @@ def test_purchase_unstandardised_and_regenerated_without_data_folder(tmp_path, m
     assert {tuple(row) for row in raw.x_train} <= {tuple(row) for row in X}
     monkeypatch.setattr(data, "DATA_DIR", tmp_path)  # like a pip-installed lessons_lib
     assert_splits_equal(data.purchase(standardize=False, dtype=np.float64), raw)
+
+
+# ---------------------------------------------------------------- CSV files that are not right
+
+PURCHASE_ROWS = "age,income,education,bought\n56,68.9,1,1\n35,35.1,1,0\n"
+
+
+def write(tmp_path, content, name="purchase.csv"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+def test_purchase_table_reads_columns_by_header_name(tmp_path):
+    # The same columns in another order used to come back by position: income as labels.
+    path = write(tmp_path, "bought,income,education,age,note\n1,68.9,1,56,x\n0,35.1,1,35,y\n\n")
+    X, y = data.purchase_table(path)
+    np.testing.assert_array_equal(X, [[56, 68.9, 1], [35, 35.1, 1]])
+    np.testing.assert_array_equal(y, [1, 0])
+    assert y.dtype == np.int64 and X.dtype == np.float64
+
+
+@pytest.mark.parametrize("content, message", [
+    # labels 7 and 0.5 used to come back as 7 and 0
+    (PURCHASE_ROWS + "40,50.0,2,7\n", r", line 4: bought='7' is not a label; valid: 0 or 1$"),
+    (PURCHASE_ROWS + "40,50.0,2,0.5\n", r", line 4: bought='0.5' is not a label; valid: 0 or 1$"),
+    (PURCHASE_ROWS + "40,50.0,2,yes\n", r", line 4: bought='yes' is not a label; valid: 0 or 1$"),
+    (PURCHASE_ROWS + "40,50.0,2\n", r", line 4: 3 fields, but the header "
+                                   r"'age,income,education,bought' has 4$"),
+    (PURCHASE_ROWS + "40,50.0,2,1,9\n", r", line 4: 5 fields, but the header .* has 4$"),
+    ("", r" is empty; expected a header line 'age,income,education,bought' and then rows$"),
+    ("\n\n", r" is empty; expected a header line"),
+    ("age,income,education,bought\n", r" has a header but no rows$"),
+    ("age,income,bought\n56,68.9,1\n", r": the header 'age,income,bought' lacks the column "
+                                        r"'education'; expected the columns "
+                                        r"age,income,education,bought \(in any order\)$"),
+    ("56,68.9,1,1\n35,35.1,1,0\n", r": the header '56,68.9,1,1' lacks the column 'age'"),
+    ("age,age,income,education,bought\n1,56,68.9,1,1\n", r": the header .* repeats the column 'age'"),
+    (PURCHASE_ROWS + "40,lots,2,1\n", r", line 4: income='lots' is not a finite number$"),
+    (PURCHASE_ROWS + "40,nan,2,1\n", r", line 4: income='nan' is not a finite number$"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", r" is not a UTF-8 text \(CSV\) file: "
+                                                       r"byte 0 is b'\\x89'$"),
+    (bytes(np.random.default_rng(0).integers(0, 128, 300, dtype=np.uint8)),
+     r": the header .* lacks the column 'age'"),
+])
+def test_a_broken_purchase_file_is_named_with_the_line(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(ValueError, match="^" + re.escape(str(path)) + message):
+        data.purchase_table(path)
+    with pytest.raises(ValueError, match=re.escape(str(path))):
+        data.purchase(path=path)
+
+
+def test_a_line_number_counts_the_file_s_lines_not_the_rows(tmp_path):
+    path = write(tmp_path, 'age,income,education,bought\n56,68.9,1,1\n\n"35",35.1,1,2\n')
+    with pytest.raises(ValueError, match=r", line 4: bought='2'"):
+        data.purchase_table(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('label,text\n1,"good, really"\n0,bad\n', None),
+    ("text,label\ngood,1\nbad,2\n", r", line 3: label='2' is not a label; valid: 0 or 1$"),
+    ("text,label\ngood,1\nbad,0.0\n", r", line 3: label='0.0' is not a label"),
+    ("text,score\ngood,1\n", r": the header 'text,score' lacks the column 'label'"),
+    ("text,label\ngood,1\nbad\n", r", line 3: 1 fields, but the header 'text,label' has 2$"),
+    ("", r" is empty; expected a header line 'text,label'"),
+])
+def test_sentiment_texts_read_by_header_and_name_a_broken_file(tmp_path, content, message):
+    path = write(tmp_path, content, "sentiment.csv")
+    if message is None:
+        texts, labels = data.sentiment_texts(path)
+        assert texts == ["good, really", "bad"] and labels.tolist() == [1, 0]
+        return
+    with pytest.raises(ValueError, match="^" + re.escape(str(path)) + message):
+        data.sentiment_texts(path)
+
+
+def test_a_missing_file_names_itself(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "nope.csv"))):
+        data.purchase_table(tmp_path / "nope.csv")
 
 
 def test_sentiment_texts_are_balanced_short_sentences():
@@ -381,6 +462,32 @@ def test_cifar10_falls_back_to_digits_without_cache_or_network(tmp_path, monkeyp
     assert message.count("\n") == 1 and "no network" in message and "digits" in message
     assert split.source == "digits (offline fallback for CIFAR-10)"
     assert split.x_train.shape == (100, 8, 8, 1) and split.x_test.shape == (360, 8, 8, 1)
+
+
+def broken_label_batch(folder):
+    write_cifar_batch(folder / "data_batch_2", np.zeros((2, 32, 32, 3), np.uint8), [3, 10])
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda folder: (folder / "data_batch_2").write_bytes(b"\x00garbage"),
+     r"{folder}/data_batch_2 is not a readable CIFAR-10 batch \("),
+    (broken_label_batch, r"{folder}/data_batch_2: labels must be one class 0-9 per image; "
+                         r"got 2 for 2 images, values \[3, 10\]\)"),
+    (lambda folder: [p.unlink() for p in folder.glob("data_batch_*")],
+     r"{folder} has a test_batch but no data_batch_\* files"),
+])
+def test_cifar10_names_the_broken_file_in_its_cache(cifar_cache, monkeypatch, capsys, damage,
+                                                    reason):
+    # These used to surface as Keras's or NumPy's words ("need at least one array to
+    # concatenate") without the file; labels outside 0-9 were kept.
+    cache = cifar_cache[0]
+    folder = cache / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    damage(folder)
+    monkeypatch.setattr(data, "_keras_load", lambda name: no_download())
+    split = data.cifar10(cache_dir=cache)
+    out = capsys.readouterr().out
+    assert re.match(r"CIFAR-10 unavailable \(" + reason.format(folder=re.escape(str(folder))), out)
+    assert split.source == "digits (offline fallback for CIFAR-10)"
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -245,3 +245,9 @@ def test_double_well_traps_gradient_descent_started_on_the_shallow_side():
 def test_double_well_rejects_a_tilt_without_two_wells(tilt):
     with pytest.raises(ValueError, match=r"DoubleWell: tilt=.* is out of range; valid: \|tilt\| < 8/\(3√3\)"):
         landscapes.DoubleWell(tilt)
+
+
+def test_an_unknown_landscape_name_lists_the_valid_ones():
+    with pytest.raises(KeyError, match=r"unknown landscape 'rosenbrok'; valid: quadratic, "
+                                       r".*; did you mean 'rosenbrock'\?"):
+        REGISTRY["rosenbrok"]

@@ -174,3 +174,33 @@ def test_roc_auc_one_class_is_refused(label):
 def test_roc_auc_non_finite_scores_are_refused():
     with pytest.raises(ValueError, match=r"scores must be finite numbers; got \[nan\]"):
         metrics.roc_auc([0, 1, 1], [0.1, np.nan, 0.3])
+
+
+@pytest.mark.parametrize("metric", [metrics.accuracy, metrics.confusion_matrix], ids=lambda f: f.__name__)
+def test_probabilities_are_refused_as_labels_by_the_multiclass_metrics_too(metric):
+    # accuracy used to compare 0/1 with 0.2/0.7 and return 0.0 without a word.
+    y_true, p = [0, 1, 1], [0.2, 0.7, 0.9]
+    with pytest.raises(ValueError) as error:
+        metric(y_true, p)
+    assert str(error.value) == ("y_pred must contain only class labels (integers or strings); "
+                                "got values [0.2, 0.7, 0.9]; these look like probabilities or "
+                                "scores: threshold them first, e.g. (p > 0.5).astype(int)")
+    with pytest.raises(ValueError, match=r"y_true must contain only class labels .* got values "
+                                         r"\[0.5, 1.0\]; these look like probabilities"):
+        metric([0.5, 1.0, 1.0], [0, 1, 1])
+    with pytest.raises(ValueError, match=r"y_pred must contain only class labels .* got values "
+                                         r"\[1.0, nan\]$"):
+        metric(y_true, [np.nan, 1.0, 1.0])
+
+
+def test_precision_gives_the_same_hint_for_probabilities():
+    with pytest.raises(ValueError, match=r"y_pred must contain only the labels 0 and 1 "
+                                         r"\(1 = positive\); got values \[0.2, 0.7\]; these look "
+                                         r"like probabilities or scores"):
+        metrics.precision([0, 1], [0.2, 0.7])
+
+
+def test_accuracy_still_takes_any_labels():
+    assert metrics.accuracy(["cat", "dog", "dog"], ["cat", "cat", "dog"]) == pytest.approx(2 / 3)
+    assert metrics.accuracy([0, 1, 2], [0.0, 1.0, 2.0]) == 1.0   # whole floats are labels
+    assert metrics.accuracy([0, 1], np.array([False, True])) == 1.0

@@ -1,5 +1,6 @@
 """Our optimizers, step for step, against torch.optim and Keras (float64)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -379,6 +380,9 @@ def test_unknown_flavor_and_unknown_name():
         optim.REGISTRY["adam"](flavor="jax")
     with pytest.raises(ValueError, match=r"unknown optimizer 'adamm'; valid: sgd, momentum"):
         optim.get("adamm")
+    with pytest.raises(KeyError, match=r"unknown optimizer 'adamm'; valid: sgd, momentum.*"
+                                       r"adamax; did you mean 'adam'\?"):
+        optim.REGISTRY["adamm"]
 
 
 def test_update_rejects_mismatched_params_and_grads():
@@ -424,3 +428,87 @@ def test_tune_picks_the_learning_rate_that_settles_first():
     f = landscapes.REGISTRY["quadratic"]   # x²: GD at lr 0.5 lands on 0 in one step
     lr, path = optim.tune("sgd", f, [1.0], [0.1, 0.5, 0.9, 2.0], 100)
     assert lr == 0.5 and path[1, 0] == 0.0
+
+
+# --- issue 14: arguments that used to slip through ------------------------------------------
+
+def cases_of(kind):
+    """(name, flavor, hyperparameter) of every optimizer whose default is of `kind`."""
+    return [(name, flavor, key) for name in NAMES for flavor in ("torch", "keras")
+            for key, default in optim.REGISTRY[name].defaults[flavor].items()
+            if kind(default)]
+
+
+SWITCHES = cases_of(lambda default: isinstance(default, bool))
+NUMBERS = cases_of(lambda default: isinstance(default, (int, float, tuple))
+                   and not isinstance(default, bool))
+
+
+def test_the_switches_are_the_ones_the_rules_have():
+    assert {key for _, _, key in SWITCHES} == {
+        "nesterov", "amsgrad", "eps_hat", "lr_in_buffer", "decoupled_weight_decay", "centered",
+        "eps_inside_sqrt", "eps_inside_max"}
+
+
+@pytest.mark.parametrize("name,flavor,key", SWITCHES)
+@pytest.mark.parametrize("value", ["False", 0])
+def test_switches_must_be_true_or_false(name, flavor, key, value):
+    # "False" is truthy: SGD(nesterov="False") used to switch Nesterov on.
+    with pytest.raises(ValueError, match=rf"{key}={value!r} is a {type(value).__name__}; "
+                                         rf"valid: {key}=True or {key}=False"):
+        optim.REGISTRY[name](flavor=flavor, **{key: value})
+
+
+def test_numpy_bools_are_switches_too():
+    opt = optim.REGISTRY["adam"](amsgrad=np.True_)
+    assert "v_max" in opt.init(np.zeros(2))
+
+
+@pytest.mark.parametrize("name,flavor,key", NUMBERS)
+def test_numbers_given_as_strings_are_refused_with_a_hint(name, flavor, key):
+    cls, default = optim.REGISTRY[name], optim.REGISTRY[name].defaults[flavor][key]
+    given = tuple(map(str, default)) if isinstance(default, tuple) else str(default)
+    if isinstance(default, tuple):                       # betas: each entry is checked
+        key, default = f"{key}[0]", default[0]
+    with pytest.raises(ValueError, match=rf"{cls.__name__}: {re.escape(key)}='{default}' is a "
+                                         rf"str; give a number, e.g. {re.escape(key)}="
+                                         rf"{float(default)!r} \(valid: "):
+        cls(flavor=flavor, **{key.split("[")[0]: given})
+
+
+def test_the_lr_string_message_reads_as_documented():
+    with pytest.raises(ValueError) as error:
+        optim.REGISTRY["adam"](lr="0.01")
+    assert str(error.value) == ("Adam: lr='0.01' is a str; give a number, e.g. lr=0.01 "
+                                "(valid: lr in [0, inf))")
+
+
+@pytest.mark.parametrize("lr,match", [(-5, r"lr=-5 is out of range"),
+                                      (math.nan, r"lr=nan is out of range"),
+                                      ("0.1", r"lr='0.1' is a str")])
+def test_update_refuses_a_bad_learning_rate(lr, match):
+    # lr=-5 used to do gradient ascent: the constructor refuses it, so must update.
+    opt = optim.REGISTRY["sgd"](lr=0.1)
+    with pytest.raises(ValueError, match=rf"SGD: {match}.*valid: lr in \[0, inf\)"):
+        opt.update(np.ones(2), np.ones(2), opt.init(np.ones(2)), lr=lr)
+    with pytest.raises(ValueError, match=rf"SGD: {match}"):
+        opt.update([np.ones(2)], [np.ones(2)], opt.init([np.ones(2)]), lr=lr)
+
+
+def test_update_refuses_a_state_list_that_does_not_match_params():
+    # zip() used to drop the parameters without a state: two in, one out.
+    opt = optim.REGISTRY["adam"]()
+    params = [np.ones(2), np.ones(3)]
+    with pytest.raises(ValueError, match=r"state must be a list of 2 states \(from init\(params\)\) "
+                                         r"to match params; got list of length 1"):
+        opt.update(params, [np.ones(2), np.ones(3)], opt.init(params[:1]))
+    with pytest.raises(ValueError, match=r"state must be a list of 2 .* got dict of length 3"):  # step, m, v
+        opt.update(params, [np.ones(2), np.ones(3)], opt.init(params[0]))
+
+
+@pytest.mark.parametrize("bad", [-0.01, math.nan, "0.01"])
+def test_minimize_refuses_a_schedule_that_gives_a_bad_rate(bad):
+    schedule = lambda k: 0.01 if k < 3 else bad
+    with pytest.raises(ValueError, match=rf"schedule\(3\)={re.escape(repr(bad))} .*"
+                                         r"valid: schedule\(3\) in \[0, inf\) \(a learning rate\)"):
+        optim.minimize(optim.REGISTRY["sgd"](), Bowl(), [1.0, 1.0], 10, schedule=schedule)

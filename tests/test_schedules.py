@@ -301,11 +301,36 @@ def test_to_torch_state_dict_resumes_at_the_right_step():
     ("one_cycle", dict(div_factor=0.5), "div_factor=0.5"),
     ("one_cycle", dict(final_div_factor=0.0), "final_div_factor=0.0"),
     ("one_cycle", dict(anneal_strategy="cosine"), "anneal_strategy='cosine'"),
+    ("one_cycle", dict(total_steps=1), "total_steps=1"),
+    ("one_cycle", dict(three_phase="False"), "three_phase='False'"),
+    ("cosine", dict(lr="0.1"), "lr='0.1'"),
+    ("cosine", dict(total_steps="100"), "total_steps='100'"),
+    ("step", dict(gamma=True), "gamma=True"),
 ])
 def test_invalid_parameters_are_named_with_value_and_range(name, kwargs, named):
     with pytest.raises(ValueError) as error:
         REGISTRY[name](**{"lr": 0.1, "total_steps": 100, **kwargs})
     assert named in str(error.value) and "valid" in str(error.value)
+
+
+def test_one_cycle_with_one_step_blames_total_steps():
+    # It used to blame pct_start, whose valid range (1/T, 1) is empty when T = 1.
+    with pytest.raises(ValueError) as error:
+        get("one_cycle", total_steps=1)
+    assert str(error.value) == ("OneCycle: total_steps=1 is out of range; "
+                                "valid: total_steps an integer >= 2")
+    with pytest.raises(ValueError, match=r"OneCycle: pct_start=0.3 is out of range; valid: "
+                                         r"pct_start in \(0.333333, 1\) \(with total_steps=3, each "
+                                         r"phase needs at least one step\)"):
+        get("one_cycle", total_steps=3)
+    assert get("one_cycle", total_steps=2, pct_start=0.6)(1) == pytest.approx(0.1 / 25 / 1e4)
+
+
+def test_one_cycle_three_phase_must_be_a_bool():
+    # "False" is truthy: it used to switch the third phase on.
+    with pytest.raises(ValueError, match=r"OneCycle: three_phase='False' is a str; "
+                                         r"valid: three_phase=True or three_phase=False"):
+        get("one_cycle", three_phase="False")
 
 
 @pytest.mark.parametrize("step", [-1, 2.5, "3"])
@@ -319,6 +344,9 @@ def test_unknown_name_lists_the_valid_ones():
         get("linear_warmup")
     assert "'linear_warmup'" in str(error.value)
     assert all(name in str(error.value) for name in REGISTRY)
+    with pytest.raises(KeyError, match=r"unknown schedule 'onecycle'; valid: constant, .*; "
+                                       r"did you mean 'one_cycle'\?"):
+        REGISTRY["onecycle"]
 
 
 # -- the learning-rate range test --------------------------------------------------------
@@ -421,6 +449,10 @@ def test_range_test_restores_the_model_when_training_fails():
     (dict(start_lr=0.0), "start_lr"), (dict(start_lr=1.0, end_lr=0.1), "end_lr"),
     (dict(steps=1), "steps"), (dict(smooth=0.0), "smooth"), (dict(diverge_factor=1.0),
                                                              "diverge_factor"),
+    (dict(start_lr="1e-7"), r"start_lr='1e-7' is a str; give a number, e.g. start_lr=1e-07"),
+    (dict(end_lr="10"), r"end_lr='10' is a str"), (dict(smooth="0.05"), "smooth='0.05' is a str"),
+    (dict(steps=100.0), r"steps=100.0 is out of range; valid: steps an integer >= 2"),
+    (dict(diverge_factor=None), r"diverge_factor=None is out of range"),
 ])
 def test_range_test_validates_its_arguments(kwargs, parameter):
     with pytest.raises(ValueError, match=parameter):
