@@ -173,8 +173,8 @@ def _read_csv(name, path, make, columns):
     expected = ",".join(columns)
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [field.strip() for field in next(reader, [])]
-        if not any(header):
+        header = [field.strip() for field in next((row for row in reader if row), [])]
+        if not header:
             raise ValueError(f"{where} is empty; expected a header line {expected!r} and then rows")
         for column in columns:
             if header.count(column) != 1:

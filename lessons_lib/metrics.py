@@ -48,6 +48,12 @@ def _check_binary(name, labels):
     return _check_labels(name, labels, allowed=(0, 1)).astype(bool)
 
 
+def _labels(y_true, y_pred):
+    """The pair as 1-D arrays of the same length, both holding labels (not scores)."""
+    y_true, y_pred = _pair(y_true, y_pred, "y_pred")
+    return _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
+
+
 def _counts(y_true, y_pred):
     """(TP, FP, FN, TN) of binary labels."""
     y_true, y_pred = _pair(y_true, y_pred, "y_pred")
@@ -62,8 +68,7 @@ def _ratio(numerator, denominator):
 def accuracy(y_true, y_pred):
     """Fraction of correct predictions: mean(y_true == y_pred). Any labels, not only
     binary, but labels: probabilities or scores are refused (threshold them first)."""
-    y_true, y_pred = _pair(y_true, y_pred, "y_pred")
-    _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
 
 
@@ -94,8 +99,7 @@ def confusion_matrix(y_true, y_pred, labels=None):
     `labels` defaults to the sorted labels found in either input; pass (0, 1) to
     always get the binary [[TN, FP], [FN, TP]] layout of scikit-learn.
     """
-    y_true, y_pred = _pair(y_true, y_pred, "y_pred")
-    _check_labels("y_true", y_true), _check_labels("y_pred", y_pred)
+    y_true, y_pred = _labels(y_true, y_pred)
     both = np.concatenate([y_true, y_pred])
     labels = np.unique(both) if labels is None else np.asarray(labels)
     unknown = np.setdiff1d(both, labels)

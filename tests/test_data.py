@@ -161,6 +161,7 @@ def test_purchase_table_reads_columns_by_header_name(tmp_path):
     (PURCHASE_ROWS + "40,50.0,2,1,9\n", r", line 4: 5 fields, but the header .* has 4$"),
     ("", r" is empty; expected a header line 'age,income,education,bought' and then rows$"),
     ("\n\n", r" is empty; expected a header line"),
+    ("\nage,income,bought\n56,68.9,1\n", r": the header 'age,income,bought' lacks the column"),
     ("age,income,education,bought\n", r" has a header but no rows$"),
     ("age,income,bought\n56,68.9,1\n", r": the header 'age,income,bought' lacks the column "
                                         r"'education'; expected the columns "

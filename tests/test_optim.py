@@ -512,3 +512,20 @@ def test_minimize_refuses_a_schedule_that_gives_a_bad_rate(bad):
     with pytest.raises(ValueError, match=rf"schedule\(3\)={re.escape(repr(bad))} .*"
                                          r"valid: schedule\(3\) in \[0, inf\) \(a learning rate\)"):
         optim.minimize(optim.REGISTRY["sgd"](), Bowl(), [1.0, 1.0], 10, schedule=schedule)
+
+
+@pytest.mark.parametrize("case", ["nan_gradient", "eps_zero_and_zero_gradient"])
+def test_where_torch_gives_nan_we_give_the_same_nan(case):
+    # Not validated on purpose: torch.optim.Adam does the same, and the course
+    # matches the framework (a NaN gradient poisons m and v; eps=0 with g=0 is 0/0).
+    g = np.array([np.nan, 1.0]) if case == "nan_gradient" else np.zeros(2)
+    eps = 1e-8 if case == "nan_gradient" else 0.0
+    ours = optim.REGISTRY["adam"](lr=0.1, eps=eps)
+    with np.errstate(invalid="ignore"):                 # 0/0, as in torch
+        p, _ = ours.update(np.ones(2), g, ours.init(np.ones(2)))
+    weight = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    reference = torch.optim.Adam([weight], lr=0.1, eps=eps)
+    weight.grad = torch.tensor(g)
+    reference.step()
+    np.testing.assert_array_equal(p, weight.detach().numpy())
+    assert np.isnan(p[0])

@@ -115,7 +115,9 @@ class Optimizer:
     def update(self, params, grads, state, lr=None):
         """One step on NumPy arrays: returns (new params, new state).
 
-        `lr` overrides the optimizer's learning rate for this step (a schedule).
+        `lr` overrides the optimizer's learning rate for this step (a schedule); like
+        the constructor's, it must be a number in [0, inf). A list of params needs a
+        list of grads and a list of states (from `init`) of the same length.
         """
         if lr is not None:
             lr = _check_range(self, "lr", lr, 0, math.inf)

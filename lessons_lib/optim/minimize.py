@@ -14,7 +14,8 @@ def minimize(opt, f, x0, steps, *, schedule=None, stop_on_divergence=True):
     """Trajectory of `opt` on landscape `f` from `x0`: array of shape (steps+1, dim).
 
     Row 0 is x0; row k is the point after k updates. `schedule(step)` (step 0 =
-    first update) overrides the learning rate. If an iterate stops being
+    first update) overrides the learning rate; a rate that is negative, NaN or not
+    a number stops the run with a ValueError naming the step. If an iterate stops being
     finite, a DivergenceError names the step and the learning rate; with
     `stop_on_divergence=False` the trajectory is returned up to that point
     instead (so a lesson can draw a divergent run).
