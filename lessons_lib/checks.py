@@ -15,6 +15,12 @@ def _is_bool(value):
     return isinstance(value, (bool, np.bool_))
 
 
+def _a(value):
+    """'a str', 'an int': the article and the type's name."""
+    kind = type(value).__name__
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
 def check_range(owner, name, value, low=-math.inf, high=math.inf, *, low_open=False,
                 high_open=False, why=""):
     """float(value), or a ValueError unless value is a real number with low ≤ value ≤ high
@@ -36,12 +42,12 @@ def check_range(owner, name, value, low=-math.inf, high=math.inf, *, low_open=Fa
     text = isinstance(value, (str, bytes))
     parsed = _parse_float(value) if text else None
     if parsed is not None and inside(parsed):
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is {_a(value)}; "
                          f"give a number, e.g. {name}={parsed!r} ({valid})")
     number = None if text or _is_bool(value) or np.ndim(value) != 0 else _parse_float(value)
     if number is None:
         raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}, "
-                         f"a number, not a {type(value).__name__}")
+                         f"a number, not {_a(value)}")
     if not inside(number):
         raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}")
     return number
@@ -54,14 +60,18 @@ def _parse_float(value):
         return None
 
 
-def check_int(owner, name, value, low, high=math.inf):
-    """int(value), or a ValueError unless value is an integer (not a bool) in [low, high]."""
+def check_int(owner, name, value, low, high=math.inf, *, why=""):
+    """int(value), or a ValueError unless value is an integer (not a bool) in [low, high].
+
+    A string that holds one gets a hint; `why` is appended to the valid range.
+    """
     valid = f"an integer >= {low}" if high == math.inf else f"an integer in [{low}, {high}]"
+    valid += f" {why}" if why else ""
     if isinstance(value, (str, bytes)):
         number = _parse_float(value)
         example = (f", e.g. {name}={int(number)}" if number is not None and number.is_integer()
                    and low <= number <= high else "")
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is {_a(value)}; "
                          f"give an integer{example} (valid: {name} {valid})")
     if not isinstance(value, numbers.Integral) or _is_bool(value) \
             or not low <= value <= high:
@@ -72,7 +82,7 @@ def check_int(owner, name, value, low, high=math.inf):
 def check_bool(owner, name, value):
     """value, or a ValueError unless it is True or False (a string like "False" is truthy)."""
     if not _is_bool(value):
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is a {type(value).__name__}; "
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is {_a(value)}; "
                          f"valid: {name}=True or {name}=False")
     return bool(value)
 

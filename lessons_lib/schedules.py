@@ -462,7 +462,8 @@ class OneCycle(Schedule):
         # Every phase needs a positive length: e₁ > 0, and the last phase must
         # start before T − 1 (e₁ < T − 1, or e₂ < T − 1 with three phases), so
         # pct_start lies in (1/T, 1) (or (1/T, (T + 1)/2T)): empty unless T ≥ 2.
-        _check_int(self, "total_steps", total_steps, 2)
+        _check_int(self, "total_steps", total_steps, 2,
+                   why="(the warm-up and the annealing phase each need a step)")
         super().__init__(lr, total_steps)
         _check_bool(self, "three_phase", three_phase)
         T = self.total_steps

@@ -16,6 +16,7 @@ from lessons_lib.checks import Registry, UnknownName, check_bool, check_int, che
     (True, r"^lr=True is out of range; valid: lr in \[0, inf\), a number, not a bool$"),
     (np.False_, r"^lr=np.False_ is out of range; .* not a bool$"),
     (None, r"^lr=None is out of range; .* not a NoneType$"),
+    (1j, r"^lr=1j is out of range; .* not a complex$"),
     ([0.1], r"^lr=\[0.1\] is out of range; .* not a list$"),
     (np.array([0.1]), r"^lr=array\(\[0.1\]\) is out of range; .* not a ndarray$"),
     (math.nan, r"^lr=nan is out of range; valid: lr in \[0, inf\)$"),
@@ -55,7 +56,8 @@ def test_check_int_names_what_is_wrong_with_a_value(value, message):
 
 @pytest.mark.parametrize("value", ["False", "True", 0, 1, None, 0.0])
 def test_check_bool_refuses_everything_but_true_and_false(value):
-    with pytest.raises(ValueError, match=rf"^flag={value!r} is a {type(value).__name__}; "
+    article = "an" if type(value).__name__ == "int" else "a"
+    with pytest.raises(ValueError, match=rf"^flag={value!r} is {article} {type(value).__name__}; "
                                          r"valid: flag=True or flag=False$"):
         check_bool(None, "flag", value)
 

@@ -454,7 +454,7 @@ def test_the_switches_are_the_ones_the_rules_have():
 @pytest.mark.parametrize("value", ["False", 0])
 def test_switches_must_be_true_or_false(name, flavor, key, value):
     # "False" is truthy: SGD(nesterov="False") used to switch Nesterov on.
-    with pytest.raises(ValueError, match=rf"{key}={value!r} is a {type(value).__name__}; "
+    with pytest.raises(ValueError, match=rf"{key}={value!r} is an? {type(value).__name__}; "
                                          rf"valid: {key}=True or {key}=False"):
         optim.REGISTRY[name](flavor=flavor, **{key: value})
 
@@ -499,7 +499,7 @@ def test_update_refuses_a_state_list_that_does_not_match_params():
     # zip() used to drop the parameters without a state: two in, one out.
     opt = optim.REGISTRY["adam"]()
     params = [np.ones(2), np.ones(3)]
-    with pytest.raises(ValueError, match=r"state must be a list of 2 states \(from init\(params\)\) "
+    with pytest.raises(ValueError, match=r"Adam.update: state must be a list of 2 states \(from init\(params\)\) "
                                          r"to match params; got list of length 1"):
         opt.update(params, [np.ones(2), np.ones(3)], opt.init(params[:1]))
     with pytest.raises(ValueError, match=r"state must be a list of 2 .* got dict of length 3"):  # step, m, v

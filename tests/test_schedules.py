@@ -317,8 +317,9 @@ def test_one_cycle_with_one_step_blames_total_steps():
     # It used to blame pct_start, whose valid range (1/T, 1) is empty when T = 1.
     with pytest.raises(ValueError) as error:
         get("one_cycle", total_steps=1)
-    assert str(error.value) == ("OneCycle: total_steps=1 is out of range; "
-                                "valid: total_steps an integer >= 2")
+    assert str(error.value) == ("OneCycle: total_steps=1 is out of range; valid: total_steps an "
+                                "integer >= 2 (the warm-up and the annealing phase each need a "
+                                "step)")
     with pytest.raises(ValueError, match=r"OneCycle: pct_start=0.3 is out of range; valid: "
                                          r"pct_start in \(0.333333, 1\) \(with total_steps=3, each "
                                          r"phase needs at least one step\)"):

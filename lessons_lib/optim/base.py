@@ -125,7 +125,8 @@ class Optimizer:
             for name, given, what in (("grads", grads, "arrays"),
                                       ("state", state, "states (from init(params))")):
                 if not isinstance(given, (list, tuple)) or len(given) != len(params):
-                    raise ValueError(f"{name} must be a list of {len(params)} {what} to match "
+                    raise ValueError(f"{type(self).__name__}.update: {name} must be a list of "
+                                     f"{len(params)} {what} to match "
                                      f"params; got {type(given).__name__} of length {_len(given)}")
             pairs = [self.update(p, g, s, lr) for p, g, s in zip(params, grads, state)]
             return [p for p, _ in pairs], [s for _, s in pairs]
