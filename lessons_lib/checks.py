@@ -31,26 +31,31 @@ def check_range(owner, name, value, low=-math.inf, high=math.inf, *, low_open=Fa
     (an object, or None for a function) prefixes the message with its class name;
     `why` is appended to the valid range.
     """
+    if type(value) in (float, int):             # the usual case, kept cheap: update() calls this
+        number = float(value)
+    elif isinstance(value, (str, bytes)) or _is_bool(value) or np.ndim(value) != 0:
+        number = None
+    else:
+        number = _parse_float(value)
+    if number is not None and _inside(number, low, high, low_open, high_open):
+        return number
+
     left = "(" if low_open or low == -math.inf else "["
     right = ")" if high_open or high == math.inf else "]"
     valid = f"valid: {name} in {left}{low:g}, {high:g}{right}" + (f" {why}" if why else "")
-
-    def inside(number):
-        return math.isfinite(number) and (number > low if low_open else number >= low) and \
-            (number < high if high_open else number <= high)
-
-    text = isinstance(value, (str, bytes))
-    parsed = _parse_float(value) if text else None
-    if parsed is not None and inside(parsed):
+    if number is not None:
+        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}")
+    parsed = _parse_float(value) if isinstance(value, (str, bytes)) else None
+    if parsed is not None and _inside(parsed, low, high, low_open, high_open):
         raise ValueError(f"{_prefix(owner)}{name}={value!r} is {_a(value)}; "
                          f"give a number, e.g. {name}={parsed!r} ({valid})")
-    number = None if text or _is_bool(value) or np.ndim(value) != 0 else _parse_float(value)
-    if number is None:
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}, "
-                         f"a number, not {_a(value)}")
-    if not inside(number):
-        raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}")
-    return number
+    raise ValueError(f"{_prefix(owner)}{name}={value!r} is out of range; {valid}, "
+                     f"a number, not {_a(value)}")
+
+
+def _inside(number, low, high, low_open, high_open):
+    return math.isfinite(number) and (number > low if low_open else number >= low) and \
+        (number < high if high_open else number <= high)
 
 
 def _parse_float(value):
