@@ -671,3 +671,50 @@ def test_course_optimizer_and_schedule_inside_fit_resume_exactly(tmp_path):
     resumed, resumed_history = run(4, path)
     assert params_equal(straight, resumed)
     assert without_seconds(resumed_history) == without_seconds(history)
+
+
+# -- reliability: SIGKILL at random moments (issue 14) ------------------------------------
+
+def test_sigkill_at_random_moments_never_breaks_the_checkpoint(tmp_path):
+    """A process training with checkpoint= is SIGKILLed 8 times at seeded random
+    moments (many land mid-save: the saves dominate each epoch). After each kill the
+    file is a whole checkpoint of some epoch: exactly that epoch's weights and History
+    of the uninterrupted run. Resumed to the end, it equals that run bitwise, and
+    the temp files of killed saves are gone."""
+    import kill_torch_helpers as kills
+
+    epochs, weights = 200, {}
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, state, row):
+            weights[row["epoch"]] = copy.deepcopy(state.model.state_dict())
+
+    threads = torch.get_num_threads()
+    try:
+        model, expected = kills.torch_run(None, epochs, callbacks=[Snapshot()])
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "run.pt"
+    server = kills.ForkServer()
+    saved_epochs = []
+    try:
+        for _ in kills.kill_at_random(server, path, epochs, kills=8, seed=0):
+            if not path.exists():
+                continue  # killed before its first save
+            saved = torch.load(path, weights_only=True)  # never half-written
+            epoch = saved["epoch"]
+            assert all(torch.equal(weights[epoch][k], v) for k, v in saved["model"].items())
+            assert [{k: v for k, v in row.items() if k != "seconds"}
+                    for row in saved["history"]] == without_seconds(expected)[:epoch]
+            saved_epochs.append(epoch)
+        assert saved_epochs == sorted(saved_epochs) and len(set(saved_epochs)) >= 3
+        assert saved_epochs[-1] < epochs  # the kills interrupted the run: the resume has work
+        kills.run_to_end(server, path, epochs)
+    finally:
+        server.close()
+    final = torch.load(path, weights_only=True)
+    assert final["epoch"] == epochs
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in final["model"].items())
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in final["history"]] \
+        == without_seconds(expected)
+    assert os.listdir(tmp_path) == ["run.pt"]

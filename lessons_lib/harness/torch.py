@@ -187,9 +187,9 @@ def _check_arguments(*, epochs, scheduler_interval, amp, clip_grad_norm, progres
 
 def _check_loss(loss):
     if isinstance(loss, type):
-        raise ValueError(f"loss must be a loss object or function; got the class "
-                         f"{loss.__name__} itself: write loss={loss.__name__}() "
-                         "(with parentheses)")
+        name = ("nn." if loss.__module__.startswith("torch.nn") else "") + loss.__name__
+        raise ValueError(f"loss must be a loss object or function; got the class {name} "
+                         f"itself: write loss={name}() (with parentheses)")
     if not callable(loss):
         raise ValueError(f"loss must be a function of (prediction, target), e.g. "
                          f"nn.MSELoss(); got loss={loss!r}")
@@ -351,15 +351,16 @@ def _check_target(loss, pred, y, name):
     """The target `y` against what `loss` needs, given the prediction `pred`."""
     if not (isinstance(pred, torch.Tensor) and isinstance(y, torch.Tensor)):
         return  # a model or loss of its own kind: only the loss value is checked
-    what = f"loss={type(loss).__name__}()"
+    what = f"loss={_loss_name(loss)}"
     got = f"{name}'s targets are {y.dtype} of shape {tuple(y.shape)}"
     if isinstance(loss, ELEMENTWISE_LOSSES):
         if pred.shape != y.shape:
+            shape = ", ".join(["-1"] + [str(n) for n in pred.shape[1:]])
             raise ValueError(
                 f"{what} compares prediction and target element by element, so their shapes "
                 f"must be equal; the model predicts shape {tuple(pred.shape)} but {got}. torch "
                 f"would broadcast them and train on wrong numbers. Give the targets the "
-                f"prediction's shape, e.g. y.reshape({', '.join(map(str, pred.shape))})"
+                f"prediction's shape: y.reshape({shape})"
                 + (" (y[:, None] for one output)" if pred.ndim == 2 == y.ndim + 1 else ""))
         if not y.is_floating_point():
             raise ValueError(f"{what} needs floating-point targets; {got}: convert them with "
@@ -411,14 +412,21 @@ def _check_loss_value(run, pred, y):
         with torch.no_grad(), _autocast(run):
             value = run.loss(pred, y)
     except (RuntimeError, ValueError, IndexError) as error:
-        raise ValueError(f"loss={run.loss!r} failed on train's first batch (prediction "
+        raise ValueError(f"loss={_loss_name(run.loss)} failed on train's first batch (prediction "
                          f"{tuple(pred.shape)} {pred.dtype}, target {tuple(y.shape)} "
                          f"{y.dtype}): {error}") from error
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
         shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-        raise ValueError(f"loss must return one number per batch (its mean); loss={run.loss!r} "
-                         f"returned {shape}. Use reduction='mean' (the default), or return "
-                         "loss.mean() from your function")
+        raise ValueError(f"loss must return one number per batch (its mean); "
+                         f"loss={_loss_name(run.loss)} returned {shape} on train's first batch. "
+                         "Use reduction='mean' (the default), or return loss.mean() from "
+                         "your function")
+
+
+def _loss_name(loss):
+    if isinstance(loss, torch.nn.Module):
+        return f"{type(loss).__name__}()"
+    return getattr(loss, "__name__", type(loss).__name__)
 
 
 def _check_schedule_length(scheduler, interval, epochs, train):
