@@ -850,11 +850,14 @@ def _set_rng_state(state, loaders):
         generator.set_state(saved)
 
 
-# Optimizer options that choose an implementation, not the numbers it computes.
-IMPLEMENTATION_OPTIONS = ("params", "foreach", "fused", "capturable", "differentiable")
-# Scheduler state that counts progress rather than setting the schedule.
+# Optimizer options that choose an implementation, not the numbers it computes (and
+# initial_lr, a scheduler's copy of lr).
+NOT_SETTINGS = ("params", "foreach", "fused", "capturable", "differentiable", "initial_lr")
+# Scheduler state that counts progress (or copies the optimizer's lr) rather than
+# setting the schedule.
 SCHEDULER_COUNTERS = ("last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step",
-                      "_is_initial", "verbose", "best", "num_bad_epochs", "cooldown_counter")
+                      "_is_initial", "verbose", "best", "num_bad_epochs", "cooldown_counter",
+                      "base_lrs")
 
 
 def _plain(value):
@@ -905,7 +908,7 @@ def _settings(run, train, val):
     for i, group in enumerate(groups):
         prefix = f"param group {i} " if len(groups) > 1 else ""
         settings.update({prefix + key: _plain(value) for key, value in group.items()
-                         if key not in IMPLEMENTATION_OPTIONS})
+                         if key not in NOT_SETTINGS})
     settings["scheduler"] = type(scheduler).__name__ if scheduler else None
     course = getattr(scheduler, "schedule", None)
     if course is not None:
@@ -915,7 +918,9 @@ def _settings(run, train, val):
                          for key, value in scheduler.state_dict().items()
                          if key not in SCHEDULER_COUNTERS})
     settings["model"] = repr(run.model).splitlines()
-    settings["parameter shapes"] = {k: list(v.shape) for k, v in run.model.state_dict().items()}
+    settings["parameter shapes"] = {
+        k: "uninitialized" if isinstance(v, torch.nn.parameter.UninitializedTensorMixin)
+        else list(v.shape) for k, v in run.model.state_dict().items()}  # (lazy layers)
     settings["callbacks"] = [type(cb).__name__ for cb in run.callbacks]
     settings.update(_data_settings(train, "train"))
     if val is not None:
