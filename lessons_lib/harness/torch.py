@@ -50,7 +50,10 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         check_every=None) -> History:
     """Train `model` for `epochs` passes over `train`; returns a `History`.
 
-    train, val: DataLoaders, or any re-iterable of (x, y) batches (a list works).
+    train, val: DataLoaders, or any re-iterable of (x, y) batches of torch
+        tensors (a list works). NumPy arrays are refused, not converted (a silent
+        float64 copy would then clash with the float32 model): convert them once
+        with torch.as_tensor, or use lessons_lib.data.torch_loader.
     loss: a function of (prediction, target) returning the batch mean, e.g. nn.MSELoss().
     optimizer: a torch.optim.Optimizer over the model's parameters, or a
         lessons_lib optimizer (anything with `.to_torch(params)`), built here
@@ -60,7 +63,9 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         (the default) steps it after every update, so its step counts updates as
         the course's schedules do; "epoch" steps it after every epoch.
         ReduceLROnPlateau always steps per epoch, on val_loss (train_loss
-        without validation data).
+        without validation data). A schedule that ends before the run does
+        (its total_steps < epochs × len(train), per batch) is refused: the
+        last updates would run at its final rate (0 for cosine).
     callbacks: `lessons_lib.harness.callbacks` objects (EarlyStopping, LRLogger, ...).
     metrics: {"name": fn(y_true, y_pred)} and/or built-in names ("accuracy"),
         computed once per epoch on all of the epoch's predictions, for the
@@ -81,7 +86,11 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         `fit` starts, training resumes after its last epoch (Keras's
         BackupAndRestore semantics; the file is kept, so a finished run is not
         repeated: delete it to start over). Resuming reproduces the
-        uninterrupted run exactly on the CPU.
+        uninterrupted run exactly on the CPU. A checkpoint written by a
+        different run (other hyperparameter values, optimizer, schedule, model,
+        callbacks or data) raises `CheckpointError` listing the differences;
+        more epochs than it holds continue it. The folder must take files
+        (checked before training); a save keeps the file's permissions.
     check_every: also look for a NaN/inf loss every this many steps (one sync
         each time), to stop a diverging epoch early. Default: once per epoch.
 
@@ -89,7 +98,17 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
     after putting back the weights, buffers, optimizer, scheduler and
     grad-scaler state as they were at the start of that epoch: the model is
     never left with NaN weights. (This costs one copy of the weights and the
-    optimizer state, kept on the device.)
+    optimizer state, kept on the device.) The epoch's batches are then read
+    again, in the same order: when one holds NaN/inf, the error names it and
+    blames the data, not the learning rate.
+
+    Before the first update, the first batch is checked (a forward pass in eval
+    mode): the model takes x; the target has the shape, dtype and class range
+    the loss needs (MSE/L1/Huber/BCE: the prediction's shape; CrossEntropyLoss:
+    long labels of shape (n,) in [0, C), or probabilities shaped like the
+    prediction); the loss is one number. In-memory `val` (a TensorDataset or a
+    list of batches) must be finite; other `val` is checked when its loss is
+    NaN. Each mistake raises a ValueError naming the argument and the fix.
     """
     _check_arguments(epochs=epochs, scheduler_interval=scheduler_interval, amp=amp,
                      clip_grad_norm=clip_grad_norm, progress=progress, check_every=check_every,
@@ -521,12 +540,25 @@ def _check_finite_in_memory(data, name):
             raise _nonfinite_data_error(name, problem)
 
 
-def _first_nonfinite_batch(data, rng, last=None, label="batch"):
-    """Replay `data` from the RNG state `rng` (the same shuffle as the pass it was
-    saved before) up to batch `last`: (step, description) of the first batch holding
+def _order_state(data):
+    """What decides the order of `data`'s batches: torch's global generator (a
+    DataLoader without its own draws its shuffle and worker seeds there) and the
+    loader's generators. A few microseconds: taken every epoch."""
+    return torch.get_rng_state(), [g.get_state() for g in _generators((data,))]
+
+
+def _set_order_state(data, state):
+    torch.set_rng_state(state[0])
+    for generator, saved in zip(_generators((data,)), state[1]):
+        generator.set_state(saved)
+
+
+def _first_nonfinite_batch(data, order, last=None, label="batch"):
+    """Replay `data` from `order` (an _order_state taken before the pass: the same
+    shuffle) up to batch `last`: (step, description) of the first batch holding
     NaN/inf, or None. Only called after a non-finite loss: no cost while training."""
-    now = _rng_state((data,))
-    _set_rng_state(rng, (data,))
+    now = _order_state(data)
+    _set_order_state(data, order)
     try:
         for step, batch in enumerate(data, start=1):
             if last is not None and step > last:
@@ -535,7 +567,7 @@ def _first_nonfinite_batch(data, rng, last=None, label="batch"):
             if problem:
                 return step, problem
     finally:
-        _set_rng_state(now, (data,))
+        _set_order_state(data, now)
     return None
 
 
@@ -605,9 +637,9 @@ def _run_epoch(run, epoch, train, val, progress):
     saved = _snapshot(run)  # what a divergence in this epoch rolls back to
     for callback in run.callbacks:
         callback.on_epoch_begin(run.state)
-    rng = _rng_state((train,))  # to replay this epoch's batches if a loss is NaN
+    order = _order_state(train)  # to replay this epoch's batches if a loss is NaN
     train_out = _train_epoch(run, _batches(train, progress, epoch))
-    val_rng = _rng_state((val,))
+    val_order = _order_state(val)
     val_out = _evaluate(run, val) if val is not None else None
     params_finite = torch.stack([p.isfinite().all() for p in run.model.parameters()]).all()
     # The epoch's one read of device values: every batch loss, and finiteness.
@@ -618,12 +650,12 @@ def _run_epoch(run, epoch, train, val, progress):
     if bad_step or not figures[0]:
         _restore(run, saved)
         _raise_divergence(run, epoch, train_out, bad_step,
-                          _first_nonfinite_batch(train, rng, bad_step or train_out.steps))
+                          _first_nonfinite_batch(train, order, bad_step or train_out.steps))
     row = {"epoch": epoch, "train_loss": train_out.mean(train_losses)}
     if val_out is not None:
         row["val_loss"] = val_out.mean(figures[1 + train_out.steps:])
         if not math.isfinite(row["val_loss"]):  # the data, or (rarely) the model?
-            found = _first_nonfinite_batch(val, val_rng, label="val's batch")
+            found = _first_nonfinite_batch(val, val_order, label="val's batch")
             if found:
                 raise _nonfinite_data_error("val", found[1])
     _step_scheduler_per_epoch(run, row)
@@ -875,14 +907,13 @@ def _plain(value):
 
 
 def _fingerprint(tensor, sample=1 << 16):
-    """A cheap number that tells two data sets apart: the position-weighted sum of
-    at most `sample` evenly spaced values."""
+    """A cheap pair of numbers that tells two data sets apart: the sum and the sum of
+    squares of at most `sample` evenly spaced values."""
     flat = tensor.detach().reshape(-1)
-    flat = flat[::max(1, flat.numel() // sample)]
     if flat.is_complex() or flat.numel() == 0:
-        return 0.0
-    weights = torch.linspace(1.0, 2.0, flat.numel(), dtype=torch.float64, device=flat.device)
-    return float((torch.nan_to_num(flat.double()) * weights).sum())
+        return [0.0, 0.0]
+    flat = torch.nan_to_num(flat[::max(1, flat.numel() // sample)].double())
+    return [float(flat.sum()), float(flat.square().sum())]
 
 
 def _data_settings(data, name):
@@ -895,7 +926,8 @@ def _data_settings(data, name):
     if tensors:
         facts[f"{name} shapes"] = [list(t.shape) for t in tensors[0]]
         facts[f"{name} dtypes"] = [str(t.dtype) for t in tensors[0]]
-        facts[f"{name} fingerprint"] = sum(_fingerprint(t) for batch in tensors for t in batch)
+        facts[f"{name} fingerprint"] = [_fingerprint(t) for t in tensors[0]] + (
+            [_fingerprint(t) for t in tensors[-1]] if len(tensors) > 1 else [])
     return facts
 
 
