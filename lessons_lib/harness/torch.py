@@ -296,12 +296,13 @@ def _check_first_batch(run, batch):
     run.pending_checks = None
     x, y = _checked_tensors(batch, "train", run.device)
     pred = _checked_forward(run, x, "train")
-    _check_target(run.loss, pred, y, "train")
+    _check_target(run.loss, pred, y, "train", host_y=batch[1])
     _check_loss_value(run, pred, y)
     val_rows = _in_memory_sample(val)
     if val_rows is not None:
         val_x, val_y = _checked_tensors(val_rows, "val", run.device)
-        _check_target(run.loss, _checked_forward(run, val_x, "val"), val_y, "val")
+        _check_target(run.loss, _checked_forward(run, val_x, "val"), val_y, "val",
+                      host_y=val_rows[1])
     if isinstance(run.loss, CLASS_LOSSES) and not y.is_floating_point():
         for name, data in (("train", train), ("val", val)):
             for _, labels in _in_memory(data) or []:
@@ -325,7 +326,7 @@ def _checked_tensors(batch, name, device):
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"each batch of {name} must be a pair of torch tensors; its {part} "
                              f"is a {type(value).__name__}")
-    return x.to(device), y.to(device)
+    return _to_device((x, y), device)
 
 
 def _checked_forward(run, x, name):
@@ -366,8 +367,11 @@ def _input_hint(model, x):
     return ""
 
 
-def _check_target(loss, pred, y, name):
-    """The target `y` against what `loss` needs, given the prediction `pred`."""
+def _check_target(loss, pred, y, name, host_y=None):
+    """The target `y` against what `loss` needs, given the prediction `pred`.
+    Value checks (class range, [0, 1]) read `host_y`, the batch as it came (on the
+    CPU, usually: then no GPU sync), else `y`."""
+    host_y = y if host_y is None else host_y
     if not (isinstance(pred, torch.Tensor) and isinstance(y, torch.Tensor)):
         return  # a model or loss of its own kind: only the loss value is checked
     what = f"loss={_loss_name(loss)}"
@@ -385,7 +389,7 @@ def _check_target(loss, pred, y, name):
             raise ValueError(f"{what} needs floating-point targets; {got}: convert them with "
                              "y.float() (torch.as_tensor(y, dtype=torch.float32))")
         if isinstance(loss, (torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss)):
-            low, high = torch.aminmax(y.float())
+            low, high = torch.aminmax(host_y.float())
             if low < 0 or high > 1:  # one host read, once per fit
                 raise ValueError(f"{what} needs targets in [0, 1] (0/1 labels or "
                                  f"probabilities); {name}'s targets range from {float(low):g} "
@@ -409,7 +413,7 @@ def _check_target(loss, pred, y, name):
                         if needed)
         if fixes:
             raise ValueError(f"{what} needs {valid}; {got}: use y{fixes}")
-        _check_class_range(loss, y, classes, name)
+        _check_class_range(loss, host_y, classes, name)
 
 
 def _check_class_range(loss, labels, classes, name):
@@ -747,7 +751,7 @@ def _evaluate(run, batches):
             pred = run.model(x)
             if not run.val_checked:  # the first val batch of the run
                 run.val_checked = True
-                _check_target(run.loss, pred, y, "val")
+                _check_target(run.loss, pred, y, "val", host_y=batch[1])
             totals.add(run.loss(pred, y), len(y))
         if run.metrics:
             totals.outputs.add(pred, y)
