@@ -1119,3 +1119,14 @@ def test_unwritable_checkpoint_folder_is_refused_before_training(tmp_path, monke
         fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=2, checkpoint=path,
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
     assert params_equal(model, initial)
+
+
+def test_checkpoint_of_an_older_format_is_refused_naming_both_formats(tmp_path):
+    path = tmp_path / "old.pt"
+    resumable_run(mlp(), None, 1, path)
+    saved = torch.load(path, weights_only=True)
+    saved["format"] = "lessons_lib.harness.torch/1"
+    torch.save(saved, path)
+    with pytest.raises(CheckpointError, match=r"format is 'lessons_lib\.harness\.torch/1' there "
+                       r"but 'lessons_lib\.harness\.torch/2' here"):
+        resumable_run(mlp(), None, 2, path)

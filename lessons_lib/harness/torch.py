@@ -296,7 +296,7 @@ def _check_first_batch(run, batch):
     run.pending_checks = None
     x, y = _checked_tensors(batch, "train", run.device)
     pred = _checked_forward(run, x, "train")
-    _check_target(run.loss, pred, y, "train", host_y=batch[1])
+    _check_target(run.loss, pred, y, "train", host_y=tuple(batch)[1])
     _check_loss_value(run, pred, y)
     val_rows = _in_memory_sample(val)
     if val_rows is not None:
@@ -751,7 +751,7 @@ def _evaluate(run, batches):
             pred = run.model(x)
             if not run.val_checked:  # the first val batch of the run
                 run.val_checked = True
-                _check_target(run.loss, pred, y, "val", host_y=batch[1])
+                _check_target(run.loss, pred, y, "val", host_y=tuple(batch)[1])
             totals.add(run.loss(pred, y), len(y))
         if run.metrics:
             totals.outputs.add(pred, y)
