@@ -671,3 +671,462 @@ def test_course_optimizer_and_schedule_inside_fit_resume_exactly(tmp_path):
     resumed, resumed_history = run(4, path)
     assert params_equal(straight, resumed)
     assert without_seconds(resumed_history) == without_seconds(history)
+
+
+# -- reliability: SIGKILL at random moments (issue 14) ------------------------------------
+
+def test_sigkill_at_random_moments_never_breaks_the_checkpoint(tmp_path):
+    """A process training with checkpoint= is SIGKILLed 8 times at seeded random
+    moments (many land mid-save: the saves dominate each epoch). After each kill the
+    file is a whole checkpoint of some epoch: exactly that epoch's weights and History
+    of the uninterrupted run. Resumed to the end, it equals that run bitwise, and
+    the temp files of killed saves are gone."""
+    import kill_torch_helpers as kills
+
+    epochs, weights = 200, {}
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, state, row):
+            weights[row["epoch"]] = copy.deepcopy(state.model.state_dict())
+
+    threads = torch.get_num_threads()
+    try:
+        model, expected = kills.torch_run(None, epochs, callbacks=[Snapshot()])
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path / "run.pt"
+    server = kills.ForkServer()
+    saved_epochs = []
+    try:
+        for _ in kills.kill_at_random(server, path, epochs, kills=8, seed=0):
+            if not path.exists():
+                continue  # killed before its first save
+            saved = torch.load(path, weights_only=True)  # never half-written
+            epoch = saved["epoch"]
+            assert all(torch.equal(weights[epoch][k], v) for k, v in saved["model"].items())
+            assert [{k: v for k, v in row.items() if k != "seconds"}
+                    for row in saved["history"]] == without_seconds(expected)[:epoch]
+            saved_epochs.append(epoch)
+        assert saved_epochs == sorted(saved_epochs) and len(set(saved_epochs)) >= 3
+        assert saved_epochs[-1] < epochs  # the kills interrupted the run: the resume has work
+        kills.run_to_end(server, path, epochs)
+    finally:
+        server.close()
+    final = torch.load(path, weights_only=True)
+    assert final["epoch"] == epochs
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in final["model"].items())
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in final["history"]] \
+        == without_seconds(expected)
+    assert os.listdir(tmp_path) == ["run.pt"]
+
+
+# -- reliability: the data as the cause of a divergence (issue 14, item 3) ----------------
+
+@pytest.mark.parametrize("part", ["inputs", "targets"])
+@pytest.mark.parametrize("check_every", [None, 1])
+def test_divergence_from_nan_data_blames_the_data_and_names_its_batch(part, check_every):
+    X, y = diabetes()
+    (X if part == "inputs" else y)[200, 0] = float("nan")
+    train = lambda: DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True,  # noqa: E731
+                               generator=torch.Generator().manual_seed(5))
+    step = next(i for i, (bx, by) in enumerate(train(), 1) if not (bx.isfinite().all()
+                                                                     and by.isfinite().all()))
+    model = nn.Linear(10, 1)
+    with pytest.raises(DivergenceError) as caught:
+        fit(model, train(), loss=nn.MSELoss(), optimizer=torch.optim.SGD(model.parameters(),
+            lr=0.01), epochs=2, check_every=check_every, progress=False)
+    assert caught.value.step == step and caught.value.epoch == 1
+    message = str(caught.value)
+    assert f"epoch 1, step {step} with learning rate 0.01: the {part} of batch {step} hold " \
+           "1 NaN value." in message
+    assert "The data, not the learning rate, is the cause" in message
+    assert "too large" not in message
+
+
+def test_inf_input_with_a_finite_loss_is_named_not_the_next_step():
+    """sigmoid(-inf) = 0: batch 3's loss is finite, but its gradient 0 * inf = NaN
+    poisons the weights, so the first NaN loss is batch 4's. The cause is batch 3."""
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, 4, generator=g), torch.rand(8, 1, generator=g))
+               for _ in range(6)]
+    batches[2][0][0, 0] = -float("inf")
+    model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+    with torch.no_grad():
+        model[0].weight.fill_(0.5)
+    with pytest.raises(DivergenceError) as caught:
+        fit(model, batches, loss=nn.MSELoss(), optimizer=torch.optim.SGD(model.parameters(),
+            lr=0.1), epochs=1, progress=False)
+    assert caught.value.step == 3
+    assert "step 3 with learning rate 0.1: the inputs of batch 3 hold 1 infinite value" \
+        in str(caught.value)
+
+
+# -- reliability: a checkpoint of another run is refused (issue 14, item 4) ---------------
+
+def sweep_run(path, epochs=1, *, lr=0.05, momentum=0.9, weight_decay=0.0, optimizer="sgd",
+              gamma=0.5, hidden=16, activation=nn.ReLU, batch_size=32, y_scale=1.0,
+              val_rows=100, course_schedule=None):
+    """A run of a learning-rate sweep; each keyword is one thing a rerun may change."""
+    X, y = diabetes()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, hidden), activation(), nn.Linear(hidden, 1))
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              weight_decay=weight_decay)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = (course_schedule if course_schedule is not None
+                 else torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=gamma))
+    train = DataLoader(TensorDataset(X, y * y_scale), batch_size=batch_size, shuffle=True,
+                       generator=torch.Generator().manual_seed(0))
+    val = DataLoader(TensorDataset(X[:val_rows], y[:val_rows]), batch_size=50)
+    history = fit(model, train, loss=nn.MSELoss(), optimizer=opt, epochs=epochs, val=val,
+                  scheduler=scheduler, scheduler_interval="epoch", seed=0, checkpoint=path,
+                  progress=False)
+    return model, history
+
+
+def cosine(min_lr):
+    from lessons_lib import schedules
+    return schedules.REGISTRY["cosine"](lr=0.05, total_steps=5, min_lr=min_lr)
+
+
+SWEEP_CHANGES = {
+    "lr": ({"lr": 0.01}, "lr is 0.05 there but 0.01 here"),
+    "momentum": ({"momentum": 0.5}, "momentum is 0.9 there but 0.5 here"),
+    "weight_decay": ({"weight_decay": 1e-4}, "weight_decay is 0.0 there but 0.0001 here"),
+    "optimizer": ({"optimizer": "adam", "momentum": 0.0},
+                  "optimizer is 'SGD' there but 'Adam' here"),
+    "scheduler": ({"gamma": 0.1}, "scheduler gamma is 0.5 there but 0.1 here"),
+    "architecture": ({"activation": nn.Tanh},
+                     "model is '(1): ReLU()' there but '(1): Tanh()' here"),
+    "shapes": ({"hidden": 8}, "parameter shapes is {'0.weight': [16, 10]"),
+    "batches": ({"batch_size": 16}, "train batches is 14 there but 28 here"),
+    "data": ({"y_scale": 2.0}, "train fingerprint is"),
+    "val": ({"val_rows": 60}, "val shapes is [[100, 10], [100, 1]] there but [[60, 10], [60, 1]]"),
+}
+
+
+@pytest.mark.parametrize("change", SWEEP_CHANGES)
+def test_checkpoint_of_a_run_with_other_settings_is_refused(tmp_path, change):
+    path = tmp_path / "sweep.pt"
+    sweep_run(path)
+    saved_bytes = path.read_bytes()
+    changes, expected = SWEEP_CHANGES[change]
+    with pytest.raises(CheckpointError) as caught:
+        sweep_run(path, epochs=3, **changes)
+    message = str(caught.value)
+    assert message.startswith(f"checkpoint {str(path)!r} was written by a different run (")
+    assert expected in message
+    assert "Pass a new checkpoint path, or delete this one to start over." in message
+    assert path.read_bytes() == saved_bytes
+
+
+def test_checkpoint_with_another_course_schedule_is_refused(tmp_path):
+    path = tmp_path / "sweep.pt"
+    sweep_run(path, course_schedule=cosine(0.0))
+    with pytest.raises(CheckpointError, match=r"schedule is 'Cosine\(lr=0\.05, total_steps=5, "
+                       r"min_lr=0\.0\)' there but 'Cosine\(lr=0\.05, total_steps=5, "
+                       r"min_lr=0\.001\)' here"):
+        sweep_run(path, epochs=2, course_schedule=cosine(0.001))
+
+
+def test_same_settings_and_more_epochs_continue_the_checkpoint(tmp_path):
+    path = tmp_path / "sweep.pt"
+    sweep_run(path, epochs=2)
+    resumed, history = sweep_run(path, epochs=4)
+    straight, expected = sweep_run(None, epochs=4)
+    assert params_equal(resumed, straight)
+    assert without_seconds(history) == without_seconds(expected)
+    np.testing.assert_allclose(history["lr"], [0.025, 0.0125, 0.00625, 0.003125])
+
+
+# -- reliability: bad data and mistakes caught before the first update (items 5, 6, 10) ----
+
+class LazyDataset(torch.utils.data.Dataset):
+    """Rows read one at a time (not a TensorDataset): checked only as fit reads them."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i]
+
+
+@pytest.mark.parametrize("kind", ["tensors", "lazy"])
+def test_nan_validation_data_is_flagged_naming_val(kind):
+    X, y = diabetes()
+    X_val = X[:100].clone()
+    X_val[[3, 70], 1] = float("nan")
+    dataset = TensorDataset(X_val, y[:100]) if kind == "tensors" else LazyDataset(X_val, y[:100])
+    model = nn.Linear(10, 1)
+    initial = copy.deepcopy(model)
+    expected = ("val holds non-finite values (the inputs of val hold 2 NaN values)"
+                if kind == "tensors" else
+                "val holds non-finite values (the inputs of val's batch 1 hold 1 NaN value)")
+    with pytest.raises(ValueError) as caught:
+        fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=3, progress=False,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+            val=DataLoader(dataset, batch_size=50))
+    assert str(caught.value).startswith(expected)
+    assert "every val_loss would be nan" in str(caught.value)
+    if kind == "tensors":
+        assert params_equal(model, initial)  # before training
+    # Finite validation data with a NaN-free model trains as before.
+    fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=1, progress=False,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+        val=DataLoader(LazyDataset(X[:100], y[:100]), batch_size=50))
+
+
+def classes(n=64, k=3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 4, generator=g), torch.randint(0, k, (n,), generator=g)
+
+
+def first_batch_case(case):
+    """(model, train, fit keywords) of one student mistake."""
+    X, y = diabetes()
+    Xc, yc = classes()
+    ce = {"loss": nn.CrossEntropyLoss()}
+    batches = lambda x, t: DataLoader(TensorDataset(x, t), batch_size=16)  # noqa: E731
+    return {
+        "column_target": (nn.Linear(10, 1), batches(X, y[:, 0]), {}),
+        "column_target_val": (nn.Linear(10, 1), batches(X, y),
+                              {"val": DataLoader(LazyDataset(X[:64], y[:64, 0]), batch_size=32)}),
+        "float_labels": (nn.Linear(4, 3), batches(Xc, yc.float()), ce),
+        "column_labels": (nn.Linear(4, 3), batches(Xc, yc[:, None]), ce),
+        "int32_labels": (nn.Linear(4, 3), batches(Xc, yc.int()), ce),
+        "class_out_of_range": (nn.Linear(4, 2), batches(Xc, yc), ce),
+        "val_class_out_of_range": (nn.Linear(4, 3), batches(Xc, yc),
+                                   {**ce, "val": batches(Xc, yc + 1)}),
+        "one_output_cross_entropy": (nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)),
+                                     batches(Xc, yc), ce),
+        "bce_integer_targets": (nn.Linear(4, 1), batches(Xc, yc[:, None]),
+                                {"loss": nn.BCEWithLogitsLoss()}),
+        "bce_targets_out_of_range": (nn.Linear(4, 1), batches(Xc, yc[:, None].float()),
+                                     {"loss": nn.BCEWithLogitsLoss()}),
+        "feature_count": (nn.Linear(8, 1), batches(X, y), {}),
+        "float64_inputs": (nn.Linear(10, 1), batches(X.double(), y), {}),
+        "channels_last": (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(144, 1)),
+                          batches(torch.randn(32, 8, 8, 3), torch.randn(32, 1)), {}),
+        "numpy_batches": (nn.Linear(10, 1), [(X[:16].numpy(), y[:16].numpy())], {}),
+        "loss_without_mean": (nn.Linear(10, 1), batches(X, y),
+                              {"loss": lambda pred, target: (pred - target) ** 2}),
+    }[case]
+
+
+FIRST_BATCH = {
+    "column_target": r"loss=MSELoss\(\) compares prediction and target element by element, so "
+                     r"their shapes must be equal; the model predicts shape \(16, 1\) but "
+                     r"train's targets are torch.float32 of shape \(16,\)\. torch would "
+                     r"broadcast them and train on wrong numbers\. Give the targets the "
+                     r"prediction's shape: y\.reshape\(-1, 1\) \(y\[:, None\] for one output\)",
+    "column_target_val": r"the model predicts shape \(32, 1\) but val's targets are "
+                         r"torch.float32 of shape \(32,\)",
+    "float_labels": r"loss=CrossEntropyLoss\(\) needs integer class labels \(torch.long\) of "
+                    r"shape \(16,\) with values 0\.\.2, or class probabilities of the "
+                    r"prediction's shape \(16, 3\); train's targets are torch.float32 of shape "
+                    r"\(16,\): use y\.long\(\)",
+    "column_labels": r"train's targets are torch.int64 of shape \(16, 1\): use y\.reshape\(-1\)",
+    "int32_labels": r"train's targets are torch.int32 of shape \(16,\): use y\.long\(\)",
+    "class_out_of_range": r"train holds the class label 2, but the model predicts 2 classes, so "
+                          r"labels must be in 0\.\.1: give the last layer one output per class "
+                          r"\(out_features=3 for labels 0\.\.2\) or fix the labels",
+    "val_class_out_of_range": r"val holds the class label 3, but the model predicts 3 classes",
+    "one_output_cross_entropy": r"needs a prediction of shape \(batch, classes\); the model "
+                                r"predicts shape \(16,\)\. With one output per sample use "
+                                r"BCEWithLogitsLoss",
+    "bce_integer_targets": r"loss=BCEWithLogitsLoss\(\) needs floating-point targets; train's "
+                           r"targets are torch.int64 of shape \(16, 1\): convert them with "
+                           r"y\.float\(\)",
+    "bce_targets_out_of_range": r"needs targets in \[0, 1\] .*; train's targets range from 0 "
+                                r"to 2",
+    "feature_count": r"the model cannot take train's inputs: model\(x\) failed for x of shape "
+                     r"\(16, 10\) \(torch.float32\): the model's first layer Linear\("
+                     r"in_features=8, out_features=1, bias=True\) expects 8 features per "
+                     r"sample, x has 10",
+    "float64_inputs": r"x is torch.float64 but the model's weights are torch.float32; convert "
+                      r"x with x\.to\(torch.float32\)",
+    "channels_last": r"expects 3 channels \(x of shape \(batch, 3, \.\.\.\)\), x has 8 in "
+                     r"dimension 1",
+    "numpy_batches": r"train gives NumPy arrays \(x is a float32 ndarray of shape \(16, 10\)\); "
+                     r"the torch harness trains on torch tensors\. Convert once, before fit: "
+                     r"DataLoader\(TensorDataset\(torch\.as_tensor",
+    "loss_without_mean": r"loss must return one number per batch \(its mean\); loss=<lambda> "
+                         r"returned \(16, 1\) on train's first batch",
+}
+
+
+@pytest.mark.parametrize("case", FIRST_BATCH)
+def test_first_batch_mistakes_raise_a_clear_error_before_any_update(case):
+    model, train, options = first_batch_case(case)
+    initial = copy.deepcopy(model)
+    with pytest.raises(ValueError, match=FIRST_BATCH[case]) as caught:
+        fit(model, train, loss=options.pop("loss", nn.MSELoss()), epochs=2, progress=False,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), **options)
+    # Raised by the harness itself, not from torch's internals 7-11 frames deep.
+    assert str(caught.traceback[-1].path).endswith(os.path.join("harness", "torch.py"))
+    if "val" not in case:
+        assert params_equal(model, initial)  # raised before the first update
+
+
+def test_cross_entropy_accepts_class_probabilities_and_ignored_labels():
+    Xc, yc = classes()
+    soft = torch.nn.functional.one_hot(yc, 3).float() * 0.8 + 0.2 / 3
+    masked = yc.clone()
+    masked[::5] = -100  # CrossEntropyLoss's default ignore_index
+    for target in (soft, masked):
+        model = nn.Linear(4, 3)
+        history = fit(model, DataLoader(TensorDataset(Xc, target), batch_size=16),
+                      loss=nn.CrossEntropyLoss(), epochs=1, progress=False,
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        assert np.isfinite(history["train_loss"]).all()
+
+
+ARGUMENT_MISTAKES = {
+    "loss_class": ({"loss": nn.MSELoss}, r"loss must be a loss object or function; got the "
+                   r"class nn\.MSELoss itself: write loss=nn\.MSELoss\(\) \(with parentheses\)"),
+    "reduction_none": ({"loss": nn.MSELoss(reduction="none")},
+                       r"loss must return one number per batch; got MSELoss\(reduction='none'\)"
+                       r", one loss per sample: use reduction='mean' \(the default\)"),
+    "callback_class": ({"callbacks": [EarlyStopping]}, r"callbacks must hold callback objects; "
+                       r"got the class EarlyStopping itself: write EarlyStopping\(\.\.\.\)"),
+    "callback_function": ({"callbacks": [print]}, r"callbacks must hold harness\.callbacks\."
+                          r"Callback objects; got <built-in function print> .*subclass "
+                          r"Callback and override on_epoch_end"),
+    "callback_not_in_a_list": ({"callbacks": LRLogger()}, r"callbacks must be a list"),
+    "clip_string": ({"clip_grad_norm": "1.0"}, r"clip_grad_norm must be a positive number or "
+                    r"None; got clip_grad_norm='1.0' \(str\), e\.g\. clip_grad_norm=1\.0"),
+}
+
+
+@pytest.mark.parametrize("case", ARGUMENT_MISTAKES)
+def test_argument_mistakes_name_the_argument_and_the_fix(case):
+    X, y = diabetes()
+    model = nn.Linear(10, 1)
+    arguments = dict(loss=nn.MSELoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                     epochs=1, progress=False)
+    changes, pattern = ARGUMENT_MISTAKES[case]
+    arguments.update(changes)
+    with pytest.raises(ValueError, match=pattern):
+        fit(model, loaders(X, y)[0], **arguments)
+
+
+# -- reliability: schedules shorter than the run, checkpoint files (items 9, 10) ----------
+
+def schedule_case(kind, optimizer):
+    from lessons_lib import schedules
+    return {
+        "cosine": lambda: schedules.REGISTRY["cosine"](lr=0.1, total_steps=20),
+        "one_cycle_lr": lambda: torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1,
+                                                                      total_steps=20),
+        "polynomial_lr": lambda: torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=20),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("cosine", r"scheduler Cosine\(lr=0\.1, total_steps=20, min_lr=0\.0\) has total_steps=20, "
+               r"but this run takes 42 scheduler steps \(epochs=3 × 14 batches of train\): its "
+               r"last 22 would run at the schedule's final learning rate 0\. Build the schedule "
+               r"with total_steps=42 \(epochs \* len\(train\)\), or train fewer epochs"),
+    ("one_cycle_lr", r"scheduler OneCycleLR has total_steps=20, but this run takes 42 scheduler "
+                     r"steps .*: its last 22 would run past its end, where torch stops with an "
+                     r"error"),
+    ("polynomial_lr", r"scheduler PolynomialLR has total_iters=20, .* would run at learning "
+                      r"rate 0\. Build the schedule with total_iters=42"),
+])
+def test_schedule_shorter_than_the_run_is_refused_before_training(kind, expected):
+    X, y = diabetes()
+    model = nn.Linear(10, 1)
+    initial = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=expected):
+        fit(model, loaders(X, y)[0], loss=nn.MSELoss(), optimizer=optimizer, epochs=3,
+            scheduler=schedule_case(kind, optimizer), progress=False)
+    assert params_equal(model, initial)
+
+
+def test_schedules_that_fit_the_run_or_end_at_their_peak_are_accepted():
+    from lessons_lib import schedules
+    X, y = diabetes()
+    for scheduler, interval in [
+            (schedules.REGISTRY["cosine"](lr=0.1, total_steps=42), "batch"),
+            (schedules.REGISTRY["cosine"](lr=0.1, total_steps=3), "epoch"),
+            (schedules.REGISTRY["warmup_cosine"](lr=0.1, total_steps=10, warmup_steps=5,
+                                                 min_lr=0.1), "batch"),  # then flat
+            (schedules.REGISTRY["constant"](lr=0.1, total_steps=5), "batch")]:
+        model = nn.Linear(10, 1)
+        history = fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=3, progress=False,
+                      optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                      scheduler=scheduler, scheduler_interval=interval)
+        assert len(history) == 3
+    with pytest.raises(ValueError, match=r"takes 4 scheduler steps \(epochs=4, one scheduler "
+                       r"step per epoch\)"):
+        fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=4, progress=False,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), scheduler_interval="epoch",
+            scheduler=schedules.REGISTRY["cosine"](lr=0.1, total_steps=3))
+
+
+def test_killed_saves_leave_no_temp_files_behind(tmp_path):
+    """A SIGKILL mid-save leaves `run.pt.tmpXXXXXXXX` (mkstemp's name); the next fit
+    with that checkpoint removes it, and only it."""
+    stale = tmp_path / "run.pt.tmpk9_2xa7q"
+    stale.write_bytes(b"x" * 1000)
+    others = [tmp_path / "other.pt.tmpk9_2xa7q", tmp_path / "run.pt.tmp-notes.txt"]
+    for path in others:
+        path.write_bytes(b"keep")
+    resumable_run(mlp(), None, 1, tmp_path / "run.pt")
+    assert sorted(os.listdir(tmp_path)) == sorted(["run.pt"] + [p.name for p in others])
+
+
+def test_a_save_keeps_the_checkpoints_file_mode(tmp_path):
+    path = tmp_path / "run.pt"
+    old_umask = os.umask(0o022)
+    try:
+        resumable_run(mlp(), None, 1, path)
+        assert path.stat().st_mode & 0o777 == 0o644  # a new file: 0o666 less the umask
+        path.chmod(0o640)
+        resumable_run(mlp(), None, 2, path)
+        assert torch.load(path, weights_only=True)["epoch"] == 2  # it did save again
+        assert path.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old_umask)
+
+
+@pytest.mark.parametrize("where", ["folder_is_a_file", "folder_refuses_files"])
+def test_unwritable_checkpoint_folder_is_refused_before_training(tmp_path, monkeypatch, where):
+    X, y = diabetes()
+    model = nn.Linear(10, 1)
+    initial = copy.deepcopy(model)
+    if where == "folder_is_a_file":
+        (tmp_path / "runs").write_text("a file, not a folder")
+        reason = "File exists|Not a directory"
+    else:
+        (tmp_path / "runs").mkdir()
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(harness_torch.tempfile, "mkstemp", refuse)  # a read-only folder
+        reason = "Permission denied"
+    path = tmp_path / "runs" / "run.pt"
+    with pytest.raises(ValueError, match=rf"checkpoint='{path}' cannot be written: its folder "
+                       rf"'{tmp_path / 'runs'}' does not take new files \(({reason})\)\. Pass a "
+                       "checkpoint path in a writable folder"):
+        fit(model, loaders(X, y)[0], loss=nn.MSELoss(), epochs=2, checkpoint=path,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    assert params_equal(model, initial)
+
+
+def test_checkpoint_of_an_older_format_is_refused_naming_both_formats(tmp_path):
+    path = tmp_path / "old.pt"
+    resumable_run(mlp(), None, 1, path)
+    saved = torch.load(path, weights_only=True)
+    saved["format"] = "lessons_lib.harness.torch/1"
+    torch.save(saved, path)
+    with pytest.raises(CheckpointError, match=r"format is 'lessons_lib\.harness\.torch/1' there "
+                       r"but 'lessons_lib\.harness\.torch/2' here"):
+        resumable_run(mlp(), None, 2, path)

@@ -20,7 +20,9 @@ import collections.abc
 import contextlib
 import copy
 import math
+import numbers
 import os
+import re
 import random
 import tempfile
 import time
@@ -31,12 +33,15 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lessons_lib.devices import pick_device, seed_everything
-from lessons_lib.harness import CheckpointError, DivergenceError, divergence_message
-from lessons_lib.harness.callbacks import TrainState
+from lessons_lib.harness import (CheckpointError, DivergenceError, checkpoint_mismatch_message,
+                                 divergence_message)
+from lessons_lib.harness.callbacks import Callback, TrainState
 from lessons_lib.harness.history import History
 
 SCHEDULER_INTERVALS = ("batch", "epoch")
-CHECKPOINT_FORMAT = "lessons_lib.harness.torch/1"
+CHECKPOINT_FORMAT = "lessons_lib.harness.torch/2"  # 2: with the run's settings
+CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_before_step", "on_batch_end",
+                  "on_epoch_end", "on_train_end", "state_dict", "load_state_dict")
 
 
 def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
@@ -45,7 +50,10 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         check_every=None) -> History:
     """Train `model` for `epochs` passes over `train`; returns a `History`.
 
-    train, val: DataLoaders, or any re-iterable of (x, y) batches (a list works).
+    train, val: DataLoaders, or any re-iterable of (x, y) batches of torch
+        tensors (a list works). NumPy arrays are refused, not converted (a silent
+        float64 copy would then clash with the float32 model): convert them once
+        with torch.as_tensor, or use lessons_lib.data.torch_loader.
     loss: a function of (prediction, target) returning the batch mean, e.g. nn.MSELoss().
     optimizer: a torch.optim.Optimizer over the model's parameters, or a
         lessons_lib optimizer (anything with `.to_torch(params)`), built here
@@ -55,7 +63,9 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         (the default) steps it after every update, so its step counts updates as
         the course's schedules do; "epoch" steps it after every epoch.
         ReduceLROnPlateau always steps per epoch, on val_loss (train_loss
-        without validation data).
+        without validation data). A schedule that ends before the run does
+        (its total_steps < epochs × len(train), per batch) is refused: the
+        last updates would run at its final rate (0 for cosine).
     callbacks: `lessons_lib.harness.callbacks` objects (EarlyStopping, LRLogger, ...).
     metrics: {"name": fn(y_true, y_pred)} and/or built-in names ("accuracy"),
         computed once per epoch on all of the epoch's predictions, for the
@@ -76,7 +86,11 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         `fit` starts, training resumes after its last epoch (Keras's
         BackupAndRestore semantics; the file is kept, so a finished run is not
         repeated: delete it to start over). Resuming reproduces the
-        uninterrupted run exactly on the CPU.
+        uninterrupted run exactly on the CPU. A checkpoint written by a
+        different run (other hyperparameter values, optimizer, schedule, model,
+        callbacks or data) raises `CheckpointError` listing the differences;
+        more epochs than it holds continue it. The folder must take files
+        (checked before training); a save keeps the file's permissions.
     check_every: also look for a NaN/inf loss every this many steps (one sync
         each time), to stop a diverging epoch early. Default: once per epoch.
 
@@ -84,17 +98,31 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
     after putting back the weights, buffers, optimizer, scheduler and
     grad-scaler state as they were at the start of that epoch: the model is
     never left with NaN weights. (This costs one copy of the weights and the
-    optimizer state, kept on the device.)
+    optimizer state, kept on the device.) The epoch's batches are then read
+    again, in the same order: when one holds NaN/inf, the error names it and
+    blames the data, not the learning rate.
+
+    Before the first update, the first batch is checked (a forward pass in eval
+    mode): the model takes x; the target has the shape, dtype and class range
+    the loss needs (MSE/L1/Huber/BCE: the prediction's shape; CrossEntropyLoss:
+    long labels of shape (n,) in [0, C), or probabilities shaped like the
+    prediction); the loss is one number. In-memory `val` (a TensorDataset or a
+    list of batches) must be finite; other `val` is checked when its loss is
+    NaN. Each mistake raises a ValueError naming the argument and the fix.
     """
     _check_arguments(epochs=epochs, scheduler_interval=scheduler_interval, amp=amp,
                      clip_grad_norm=clip_grad_norm, progress=progress, check_every=check_every,
-                     train=train, val=val)
+                     train=train, val=val, loss=loss, callbacks=callbacks)
     device = pick_device(device)
+    if checkpoint is not None:
+        _prepare_checkpoint_folder(checkpoint)
     if seed is not None:
         seed_everything(seed)
     model.to(device)
     optimizer = _build_optimizer(optimizer, model)
     scheduler = _build_scheduler(scheduler, optimizer)
+    _check_schedule_length(scheduler, scheduler_interval, epochs, train)
+    _check_finite_in_memory(val, "val")
     amp_dtype = _amp_dtype(amp, device)
     run = _Run(model=model, loss=loss, optimizer=optimizer, scheduler=scheduler,
                scheduler_per_batch=scheduler is not None and scheduler_interval == "batch"
@@ -103,6 +131,9 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
                scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
                clip_grad_norm=clip_grad_norm, callbacks=list(callbacks),
                metrics=_resolve_metrics(metrics, loss), check_every=check_every)
+    run.settings = _settings(run, train, val)  # before resuming: what a checkpoint must match
+    run.pending_checks = (train, val)          # _check_first_batch runs on the first batch
+    run.val_checked = val is None              # _evaluate checks the first val batch's target
     history = run.state.history
     for callback in run.callbacks:
         callback.on_train_begin(run.state)
@@ -144,7 +175,7 @@ class _Run:
 
 
 def _check_arguments(*, epochs, scheduler_interval, amp, clip_grad_norm, progress, check_every,
-                     train, val):
+                     train, val, loss, callbacks):
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs <= 0:
         raise ValueError(f"epochs must be a positive int; got epochs={epochs!r}")
     if scheduler_interval not in SCHEDULER_INTERVALS:
@@ -152,9 +183,12 @@ def _check_arguments(*, epochs, scheduler_interval, amp, clip_grad_norm, progres
                          f"update) or 'epoch'; got scheduler_interval={scheduler_interval!r}")
     if not (amp is True or amp is False or amp == "auto"):
         raise ValueError(f"amp must be 'auto', True or False; got amp={amp!r}")
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
+    if clip_grad_norm is not None and not (
+            isinstance(clip_grad_norm, numbers.Real) and not isinstance(clip_grad_norm, bool)
+            and 0 < clip_grad_norm < math.inf):
         raise ValueError(f"clip_grad_norm must be a positive number or None; "
-                         f"got clip_grad_norm={clip_grad_norm!r}")
+                         f"got clip_grad_norm={clip_grad_norm!r} "
+                         f"({type(clip_grad_norm).__name__}), e.g. clip_grad_norm=1.0")
     if not (progress is True or progress is False or progress == "batches"):
         raise ValueError(f"progress must be True, False or 'batches'; got progress={progress!r}")
     if check_every is not None and not (isinstance(check_every, int) and check_every > 0):
@@ -166,6 +200,38 @@ def _check_arguments(*, epochs, scheduler_interval, amp, clip_grad_norm, progres
         if isinstance(data, collections.abc.Iterator):
             raise ValueError(f"{name} must be re-iterable (a DataLoader or a list of "
                              f"(x, y) batches); got a one-shot iterator {type(data).__name__}")
+    _check_loss(loss)
+    _check_callbacks(callbacks)
+
+
+def _check_loss(loss):
+    if isinstance(loss, type):
+        name = ("nn." if loss.__module__.startswith("torch.nn") else "") + loss.__name__
+        raise ValueError(f"loss must be a loss object or function; got the class {name} "
+                         f"itself: write loss={name}() (with parentheses)")
+    if not callable(loss):
+        raise ValueError(f"loss must be a function of (prediction, target), e.g. "
+                         f"nn.MSELoss(); got loss={loss!r}")
+    if getattr(loss, "reduction", None) not in (None, "mean", "sum", "batchmean"):
+        raise ValueError(f"loss must return one number per batch; got "
+                         f"{type(loss).__name__}(reduction={loss.reduction!r}), one loss per "
+                         "sample: use reduction='mean' (the default)")
+
+
+def _check_callbacks(callbacks):
+    if isinstance(callbacks, Callback) or isinstance(callbacks, type) or callable(callbacks):
+        raise ValueError(f"callbacks must be a list of callbacks; got callbacks={callbacks!r}: "
+                         "write callbacks=[...]")
+    for callback in callbacks:
+        if isinstance(callback, type):
+            raise ValueError(f"callbacks must hold callback objects; got the class "
+                             f"{callback.__name__} itself: write {callback.__name__}(...) "
+                             "(with parentheses)")
+        if not all(callable(getattr(callback, hook, None)) for hook in CALLBACK_HOOKS):
+            raise ValueError(f"callbacks must hold harness.callbacks.Callback objects; got "
+                             f"{callback!r} ({type(callback).__name__}). To run code after "
+                             "every epoch, subclass Callback and override "
+                             "on_epoch_end(self, state, row)")
 
 
 def _build_optimizer(optimizer, model):
@@ -208,6 +274,305 @@ def _amp_dtype(amp, device):
         return torch.bfloat16
     raise ValueError(f"amp=True is not supported on device {device.type!r}; "
                      "use amp=False (or 'auto')")
+
+
+# -- checks before the first update ----------------------------------------------------
+# Mistakes that torch reports deep inside (or not at all: a broadcast loss trains on wrong
+# numbers) are caught on the first batch, where shapes and dtypes are known, with an error
+# that names the argument, the value and the fix. They run once per `fit`, not per step.
+
+ELEMENTWISE_LOSSES = (torch.nn.MSELoss, torch.nn.L1Loss, torch.nn.HuberLoss,
+                      torch.nn.SmoothL1Loss, torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss)
+CLASS_LOSSES = (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)
+LABEL_DTYPES = (torch.long, torch.uint8)  # what CrossEntropyLoss/NLLLoss accept as labels
+
+
+def _check_first_batch(run, batch):
+    """Before the first update: the batch is a pair of tensors the model takes, and
+    its target is what the loss needs (shape, dtype, class range); the loss is one
+    number. In-memory `train`/`val` (TensorDataset, list of batches) are checked
+    whole for class labels, and a few `val` rows like the batch."""
+    train, val = run.pending_checks
+    run.pending_checks = None
+    x, y = _checked_tensors(batch, "train", run.device)
+    pred = _checked_forward(run, x, "train")
+    _check_target(run.loss, pred, y, "train", host_y=tuple(batch)[1])
+    _check_loss_value(run, pred, y)
+    val_rows = _in_memory_sample(val)
+    if val_rows is not None:
+        val_x, val_y = _checked_tensors(val_rows, "val", run.device)
+        _check_target(run.loss, _checked_forward(run, val_x, "val"), val_y, "val",
+                      host_y=val_rows[1])
+    if isinstance(run.loss, CLASS_LOSSES) and not y.is_floating_point():
+        for name, data in (("train", train), ("val", val)):
+            for _, labels in _in_memory(data) or []:
+                _check_class_range(run.loss, labels, pred.shape[1], name)
+
+
+def _checked_tensors(batch, name, device):
+    try:
+        x, y = batch
+    except (TypeError, ValueError):
+        raise ValueError(f"each batch of {name} must be an (x, y) pair; got a "
+                         f"{type(batch).__name__} that does not unpack into two") from None
+    for part, value in (("x", x), ("y", y)):
+        if isinstance(value, np.ndarray):
+            raise ValueError(
+                f"{name} gives NumPy arrays ({part} is a {value.dtype} ndarray of shape "
+                f"{value.shape}); the torch harness trains on torch tensors. Convert once, "
+                f"before fit: DataLoader(TensorDataset(torch.as_tensor(x, dtype=torch.float32), "
+                f"torch.as_tensor(y)), batch_size=...) or lessons_lib.data.torch_loader(x, y, "
+                f"batch_size)")
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"each batch of {name} must be a pair of torch tensors; its {part} "
+                             f"is a {type(value).__name__}")
+    return _to_device((x, y), device)
+
+
+def _checked_forward(run, x, name):
+    """model(x) in eval mode without gradients (no dropout draw, no batch-norm update:
+    training is unchanged), re-raising a shape or dtype mismatch clearly."""
+    model, was_training = run.model, run.model.training
+    model.eval()
+    try:
+        with torch.no_grad(), _autocast(run):
+            return model(x)
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as error:
+        raise ValueError(f"the model cannot take {name}'s inputs: model(x) failed for x of "
+                         f"shape {tuple(x.shape)} ({x.dtype}){_input_hint(model, x)}. "
+                         f"(torch: {error})") from error
+    finally:
+        model.train(was_training)
+
+
+def _input_hint(model, x):
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if x.is_floating_point() and weight is not None and x.dtype != weight.dtype:
+        return (f": x is {x.dtype} but the model's weights are {weight.dtype}; convert x "
+                f"with x.to({weight.dtype}) (NumPy arrays are float64: torch.as_tensor(a, "
+                f"dtype={weight.dtype}))")
+    first = next((m for m in model.modules() if next(m.parameters(False), None) is not None),
+                 None)
+    if isinstance(first, torch.nn.Linear) and x.ndim >= 1 and x.shape[-1] != first.in_features:
+        return (f": the model's first layer {first} expects {first.in_features} features per "
+                f"sample, x has {x.shape[-1]}; make them agree (the data's columns or "
+                f"in_features={x.shape[-1]})")
+    if isinstance(first, torch.nn.modules.conv._ConvNd) and x.ndim >= 2 \
+            and x.shape[1] != first.in_channels:
+        return (f": the model's first layer {first} expects {first.in_channels} channels "
+                f"(x of shape (batch, {first.in_channels}, ...)), x has {x.shape[1]} in "
+                "dimension 1; channels go first in torch (x.permute to move them)")
+    return ""
+
+
+def _check_target(loss, pred, y, name, host_y=None):
+    """The target `y` against what `loss` needs, given the prediction `pred`.
+    Value checks (class range, [0, 1]) read `host_y`, the batch as it came (on the
+    CPU, usually: then no GPU sync), else `y`."""
+    host_y = y if host_y is None else host_y
+    if not (isinstance(pred, torch.Tensor) and isinstance(y, torch.Tensor)):
+        return  # a model or loss of its own kind: only the loss value is checked
+    what = f"loss={_loss_name(loss)}"
+    got = f"{name}'s targets are {y.dtype} of shape {tuple(y.shape)}"
+    if isinstance(loss, ELEMENTWISE_LOSSES):
+        if pred.shape != y.shape:
+            shape = ", ".join(["-1"] + [str(n) for n in pred.shape[1:]])
+            raise ValueError(
+                f"{what} compares prediction and target element by element, so their shapes "
+                f"must be equal; the model predicts shape {tuple(pred.shape)} but {got}. torch "
+                f"would broadcast them and train on wrong numbers. Give the targets the "
+                f"prediction's shape: y.reshape({shape})"
+                + (" (y[:, None] for one output)" if pred.ndim == 2 == y.ndim + 1 else ""))
+        if not y.is_floating_point():
+            raise ValueError(f"{what} needs floating-point targets; {got}: convert them with "
+                             "y.float() (torch.as_tensor(y, dtype=torch.float32))")
+        if isinstance(loss, (torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss)):
+            low, high = torch.aminmax(host_y.float())
+            if low < 0 or high > 1:  # one host read, once per fit
+                raise ValueError(f"{what} needs targets in [0, 1] (0/1 labels or "
+                                 f"probabilities); {name}'s targets range from {float(low):g} "
+                                 f"to {float(high):g}")
+    elif isinstance(loss, CLASS_LOSSES):
+        if pred.ndim < 2:
+            raise ValueError(f"{what} needs a prediction of shape (batch, classes); the model "
+                             f"predicts shape {tuple(pred.shape)}. With one output per sample "
+                             "use BCEWithLogitsLoss and float 0/1 targets")
+        classes = pred.shape[1]
+        labels_shape = (pred.shape[0],) + tuple(pred.shape[2:])
+        if y.is_floating_point() and y.shape == pred.shape \
+                and isinstance(loss, torch.nn.CrossEntropyLoss):
+            return  # class probabilities, one row per sample
+        valid = (f"integer class labels (torch.long) of shape {labels_shape} with values "
+                 f"0..{classes - 1}")
+        if isinstance(loss, torch.nn.CrossEntropyLoss):
+            valid += f", or class probabilities of the prediction's shape {tuple(pred.shape)}"
+        fixes = "".join(f for f, needed in ((".long()", y.dtype not in LABEL_DTYPES),
+                                            (".reshape(-1)", tuple(y.shape) != labels_shape))
+                        if needed)
+        if fixes:
+            raise ValueError(f"{what} needs {valid}; {got}: use y{fixes}")
+        _check_class_range(loss, host_y, classes, name)
+
+
+def _check_class_range(loss, labels, classes, name):
+    counted = labels[labels != loss.ignore_index]
+    if counted.numel() == 0:
+        return
+    low, high = (int(v) for v in torch.aminmax(counted.long()))  # one host read
+    if low < 0 or high >= classes:
+        bad = high if high >= classes else low
+        raise ValueError(f"{name} holds the class label {bad}, but the model predicts "
+                         f"{classes} classes, so labels must be in 0..{classes - 1}: give the "
+                         f"last layer one output per class (out_features="
+                         f"{max(high + 1, classes)} for labels 0..{high}) or fix the labels")
+
+
+def _check_loss_value(run, pred, y):
+    """The loss of the first batch is one number (the optimizer descends a scalar)."""
+    try:
+        with torch.no_grad(), _autocast(run):
+            value = run.loss(pred, y)
+    except (RuntimeError, ValueError, IndexError) as error:
+        raise ValueError(f"loss={_loss_name(run.loss)} failed on train's first batch (prediction "
+                         f"{tuple(pred.shape)} {pred.dtype}, target {tuple(y.shape)} "
+                         f"{y.dtype}): {error}") from error
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"loss must return one number per batch (its mean); "
+                         f"loss={_loss_name(run.loss)} returned {shape} on train's first batch. "
+                         "Use reduction='mean' (the default), or return loss.mean() from "
+                         "your function")
+
+
+def _loss_name(loss):
+    if isinstance(loss, torch.nn.Module):
+        return f"{type(loss).__name__}()"
+    return getattr(loss, "__name__", type(loss).__name__)
+
+
+def _check_schedule_length(scheduler, interval, epochs, train):
+    """A schedule that ends before the run would train its last updates at its final
+    rate (0 for cosine and polynomial; OneCycleLR makes torch stop with an error):
+    refused, naming both numbers. Schedules that stay at their peak are left alone."""
+    if scheduler is None or isinstance(scheduler, ReduceLROnPlateau):
+        return
+    per_batch = interval == "batch"
+    try:
+        updates = epochs * len(train) if per_batch else epochs
+    except TypeError:
+        return  # an unsized train: its length is unknown before the run
+    course = getattr(scheduler, "schedule", None)
+    if course is not None and hasattr(course, "total_steps"):
+        name, length, setting = repr(course), course.total_steps, "total_steps"
+        if course(length) == course.lr:
+            return  # it ends at its peak (constant, or warmup then flat): nothing is lost
+        end = f"at the schedule's final learning rate {course(length):g}"
+    elif isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
+        name, length, setting = "OneCycleLR", scheduler.total_steps, "total_steps"
+        end = "past its end, where torch stops with an error"
+    elif isinstance(scheduler, torch.optim.lr_scheduler.PolynomialLR):
+        name, length, setting = "PolynomialLR", scheduler.total_iters, "total_iters"
+        end = "at learning rate 0"
+    else:
+        return
+    if updates > length:
+        run = (f"epochs={epochs} × {len(train)} batches of train" if per_batch
+               else f"epochs={epochs}, one scheduler step per epoch")
+        raise ValueError(f"scheduler {name} has {setting}={length}, but this run takes "
+                         f"{updates} scheduler steps ({run}): its last {updates - length} "
+                         f"would run {end}. Build the schedule with {setting}={updates} "
+                         f"({'epochs * len(train)' if per_batch else 'epochs'}), or train "
+                         "fewer epochs")
+
+
+def _in_memory(data):
+    """[(x, y)] tensors of `data` that are already in memory (a DataLoader over a
+    TensorDataset, or a list of batches); None for anything else (it is read lazily)."""
+    dataset = getattr(data, "dataset", None)
+    if isinstance(dataset, torch.utils.data.TensorDataset) and len(dataset.tensors) == 2:
+        return [tuple(dataset.tensors)]
+    if isinstance(data, (list, tuple)) and all(
+            isinstance(b, (list, tuple)) and len(b) == 2
+            and all(isinstance(t, torch.Tensor) for t in b) for b in data):
+        return [tuple(b) for b in data]
+    return None
+
+
+def _in_memory_sample(data, rows=16):
+    tensors = _in_memory(data)
+    if not tensors:
+        return None
+    x, y = tensors[0]
+    return x[:rows], y[:rows]
+
+
+def _nonfinite_counts(tensor):
+    """'3 NaN values and 1 infinite value', or '' when every value is finite."""
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+        return ""
+    nan, inf = int(torch.isnan(tensor).sum()), int(torch.isinf(tensor).sum())
+    parts = [f"{n} {kind} value{'s' if n > 1 else ''}"
+             for n, kind in ((nan, "NaN"), (inf, "infinite")) if n]
+    return " and ".join(parts)
+
+
+def _nonfinite_description(batch, where):
+    """'the inputs of batch 7 hold 3 NaN values', or '' for finite data."""
+    try:
+        x, y = batch
+    except (TypeError, ValueError):
+        return ""
+    return "; ".join(f"the {part} of {where} hold {counts}"
+                     for part, counts in (("inputs", _nonfinite_counts(x)),
+                                          ("targets", _nonfinite_counts(y))) if counts)
+
+
+def _nonfinite_data_error(name, problem):
+    return ValueError(f"{name} holds non-finite values ({problem}), so every "
+                      f"{'val_loss' if name == 'val' else 'loss'} would be nan: drop or impute "
+                      f"them (np.isfinite finds them) before training")
+
+
+def _check_finite_in_memory(data, name):
+    """In-memory data (TensorDataset, list of batches) is checked whole before training."""
+    for i, batch in enumerate(_in_memory(data) or []):
+        where = f"batch {i + 1} of {name}" if isinstance(data, (list, tuple)) else name
+        problem = _nonfinite_description(batch, where)
+        if problem:
+            raise _nonfinite_data_error(name, problem)
+
+
+def _order_state(data):
+    """What decides the order of `data`'s batches: torch's global generator (a
+    DataLoader without its own draws its shuffle and worker seeds there) and the
+    loader's generators. A few microseconds: taken every epoch."""
+    return torch.get_rng_state(), [g.get_state() for g in _generators((data,))]
+
+
+def _set_order_state(data, state):
+    torch.set_rng_state(state[0])
+    for generator, saved in zip(_generators((data,)), state[1]):
+        generator.set_state(saved)
+
+
+def _first_nonfinite_batch(data, order, last=None, label="batch"):
+    """Replay `data` from `order` (an _order_state taken before the pass: the same
+    shuffle) up to batch `last`: (step, description) of the first batch holding
+    NaN/inf, or None. Only called after a non-finite loss: no cost while training."""
+    now = _order_state(data)
+    _set_order_state(data, order)
+    try:
+        for step, batch in enumerate(data, start=1):
+            if last is not None and step > last:
+                break
+            problem = _nonfinite_description(batch, f"{label} {step}")
+            if problem:
+                return step, problem
+    finally:
+        _set_order_state(data, now)
+    return None
 
 
 # -- metrics ----------------------------------------------------------------------------
@@ -276,7 +641,9 @@ def _run_epoch(run, epoch, train, val, progress):
     saved = _snapshot(run)  # what a divergence in this epoch rolls back to
     for callback in run.callbacks:
         callback.on_epoch_begin(run.state)
+    order = _order_state(train)  # to replay this epoch's batches if a loss is NaN
     train_out = _train_epoch(run, _batches(train, progress, epoch))
+    val_order = _order_state(val)
     val_out = _evaluate(run, val) if val is not None else None
     params_finite = torch.stack([p.isfinite().all() for p in run.model.parameters()]).all()
     # The epoch's one read of device values: every batch loss, and finiteness.
@@ -286,10 +653,15 @@ def _run_epoch(run, epoch, train, val, progress):
     bad_step = next((i + 1 for i, v in enumerate(train_losses) if not math.isfinite(v)), 0)
     if bad_step or not figures[0]:
         _restore(run, saved)
-        _raise_divergence(run, epoch, train_out, bad_step)
+        _raise_divergence(run, epoch, train_out, bad_step,
+                          _first_nonfinite_batch(train, order, bad_step or train_out.steps))
     row = {"epoch": epoch, "train_loss": train_out.mean(train_losses)}
     if val_out is not None:
         row["val_loss"] = val_out.mean(figures[1 + train_out.steps:])
+        if not math.isfinite(row["val_loss"]):  # the data, or (rarely) the model?
+            found = _first_nonfinite_batch(val, val_order, label="val's batch")
+            if found:
+                raise _nonfinite_data_error("val", found[1])
     _step_scheduler_per_epoch(run, row)
     row["lr"] = float(run.optimizer.param_groups[0]["lr"])
     row.update(train_out.outputs.compute(run.metrics))
@@ -331,6 +703,8 @@ def _train_epoch(run, batches):
     model.train()
     totals = _EpochLosses()
     for batch in batches:
+        if run.pending_checks:                       # the run's first batch only
+            _check_first_batch(run, batch)
         x, y = _to_device(batch, run.device)
         with _autocast(run):
             pred = model(x)                          # 1. forward
@@ -375,6 +749,9 @@ def _evaluate(run, batches):
         x, y = _to_device(batch, run.device)
         with _autocast(run):
             pred = run.model(x)
+            if not run.val_checked:  # the first val batch of the run
+                run.val_checked = True
+                _check_target(run.loss, pred, y, "val", host_y=tuple(batch)[1])
             totals.add(run.loss(pred, y), len(y))
         if run.metrics:
             totals.outputs.add(pred, y)
@@ -454,14 +831,17 @@ def _restore(run, saved):
     run.scaler.load_state_dict(saved["scaler"])
 
 
-def _raise_divergence(run, epoch, totals, bad_step):
-    # bad_step 0: every loss was finite but a weight became NaN/inf in the last update.
-    step = bad_step or totals.steps
+def _raise_divergence(run, epoch, totals, bad_step, bad_data=None):
+    """bad_step 0: every loss was finite but a weight became NaN/inf in the last update.
+    bad_data: (step, what) of the epoch's first batch holding NaN/inf data, if any: that
+    batch is the cause (its update can poison the weights while its loss stays finite,
+    e.g. sigmoid(-inf) = 0 with gradient 0 * inf = NaN), not the learning rate."""
+    step, problem = bad_data or (bad_step or totals.steps, None)
     lr = float(totals.lrs[step - 1])
     restored = (f"Weights, optimizer and scheduler state were restored to the start of "
                 f"epoch {epoch}.")
-    raise DivergenceError(divergence_message(epoch, step, lr, restored), epoch=epoch, step=step,
-                          lr=lr, history=run.state.history)
+    raise DivergenceError(divergence_message(epoch, step, lr, restored, data_problem=problem),
+                          epoch=epoch, step=step, lr=lr, history=run.state.history)
 
 
 # -- checkpoints ------------------------------------------------------------------------
@@ -506,24 +886,112 @@ def _set_rng_state(state, loaders):
         generator.set_state(saved)
 
 
-def _optimizer_kind(optimizer):
-    hyperparameters = sorted(k for k in optimizer.param_groups[0] if k != "params")
-    return f"{type(optimizer).__name__}({', '.join(hyperparameters)})"
+# Optimizer options that choose an implementation, not the numbers it computes (and
+# initial_lr, a scheduler's copy of lr).
+NOT_SETTINGS = ("params", "foreach", "fused", "capturable", "differentiable", "initial_lr")
+# Scheduler state that counts progress (or copies the optimizer's lr) rather than
+# setting the schedule.
+SCHEDULER_COUNTERS = ("last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step",
+                      "_is_initial", "verbose", "best", "num_bad_epochs", "cooldown_counter",
+                      "base_lrs")
 
 
-def _optimizer_shapes(optimizer):
-    return [[list(p.shape) for p in group["params"]] for group in optimizer.param_groups]
+def _plain(value):
+    """`value` as numbers, strings and lists (comparable, and torch.load(weights_only=True)
+    accepts them)."""
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return f"<{type(value).__name__}>"  # e.g. a function: its address would always differ
+
+
+def _fingerprint(tensor, sample=1 << 16):
+    """A cheap pair of numbers that tells two data sets apart: the sum and the sum of
+    squares of at most `sample` evenly spaced values."""
+    flat = tensor.detach().reshape(-1)
+    if flat.is_complex() or flat.numel() == 0:
+        return [0.0, 0.0]
+    flat = torch.nan_to_num(flat[::max(1, flat.numel() // sample)].double())
+    return [float(flat.sum()), float(flat.square().sum())]
+
+
+def _data_settings(data, name):
+    facts = {}
+    if hasattr(data, "__len__"):
+        facts[f"{name} batches"] = len(data)
+    if getattr(data, "batch_size", None) is not None:
+        facts[f"{name} batch_size"] = data.batch_size
+    tensors = _in_memory(data)
+    if tensors:
+        facts[f"{name} shapes"] = [list(t.shape) for t in tensors[0]]
+        facts[f"{name} dtypes"] = [str(t.dtype) for t in tensors[0]]
+        facts[f"{name} fingerprint"] = [_fingerprint(t) for t in tensors[0]] + (
+            [_fingerprint(t) for t in tensors[-1]] if len(tensors) > 1 else [])
+    return facts
+
+
+def _settings(run, train, val):
+    """What makes a run this run: {what: value}, compared on resume. Taken at the start
+    of `fit`, before training changes the learning rate."""
+    optimizer, scheduler = run.optimizer, run.scheduler
+    settings = {"optimizer": type(optimizer).__name__}
+    groups = optimizer.param_groups
+    for i, group in enumerate(groups):
+        prefix = f"param group {i} " if len(groups) > 1 else ""
+        settings.update({prefix + key: _plain(value) for key, value in group.items()
+                         if key not in NOT_SETTINGS})
+    settings["scheduler"] = type(scheduler).__name__ if scheduler else None
+    course = getattr(scheduler, "schedule", None)
+    if course is not None:
+        settings["schedule"] = repr(course)  # a lessons_lib schedule: its config
+    elif scheduler is not None:
+        settings.update({f"scheduler {key.lstrip('_')}": _plain(value)
+                         for key, value in scheduler.state_dict().items()
+                         if key not in SCHEDULER_COUNTERS})
+    settings["model"] = repr(run.model).splitlines()
+    settings["parameter shapes"] = {
+        k: "uninitialized" if isinstance(v, torch.nn.parameter.UninitializedTensorMixin)
+        else list(v.shape) for k, v in run.model.state_dict().items()}  # (lazy layers)
+    settings["callbacks"] = [type(cb).__name__ for cb in run.callbacks]
+    settings.update(_data_settings(train, "train"))
+    if val is not None:
+        settings.update(_data_settings(val, "val"))
+    return settings
+
+
+def _differences(saved, now):
+    """[(what, in the checkpoint, now)] for checkpoint_mismatch_message."""
+    missing = "(not set)"
+    found = []
+    for key in list(saved) + [k for k in now if k not in saved]:
+        before, after = saved.get(key, missing), now.get(key, missing)
+        if before == after:
+            continue
+        if key == "model" and before != missing and after != missing:
+            # The first line that differs says which layer changed.
+            line = next(i for i, (a, b) in enumerate(zip(before + [""], after + [""])) if a != b)
+            before, after = (before + [""])[line].strip(), (after + [""])[line].strip()
+        elif key == "parameter shapes" and before != missing and after != missing:
+            changed = [k for k in dict.fromkeys(list(before) + list(after))
+                       if before.get(k) != after.get(k)][:3]
+            before = {k: before.get(k) for k in changed}
+            after = {k: after.get(k) for k in changed}
+        found.append((key, before, after))
+    return found
 
 
 def _checkpoint_payload(run, epoch, finished, loaders):
     optimizer = run.optimizer
     return {"format": CHECKPOINT_FORMAT, "epoch": epoch, "step": run.state.step,
             "finished": finished,
+            "settings": run.settings,
             "model": run.model.state_dict(),
-            "optimizer_kind": _optimizer_kind(optimizer),
-            "optimizer_shapes": _optimizer_shapes(optimizer),
             "optimizer": optimizer.state_dict(),
-            "scheduler_kind": type(run.scheduler).__name__ if run.scheduler else None,
             "scheduler": run.scheduler.state_dict() if run.scheduler else None,
             "scaler": run.scaler.state_dict(),
             "history": run.state.history.rows,
@@ -531,13 +999,54 @@ def _checkpoint_payload(run, epoch, finished, loaders):
             "rng": _rng_state(loaders)}
 
 
+def _temp_prefix(path):
+    return os.path.basename(path) + ".tmp"
+
+
+def _prepare_checkpoint_folder(checkpoint):
+    """Before training: the checkpoint's folder exists and takes files (else a clear
+    error now, not after the first epoch), and temp files that a killed save of this
+    checkpoint left behind are removed."""
+    path = os.path.abspath(os.fspath(checkpoint))
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint={os.fspath(checkpoint)!r} is a folder; pass a file path "
+                         "in it, e.g. checkpoint='runs/model.pt'")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"checkpoint={os.fspath(checkpoint)!r} cannot be written: its folder "
+                         f"{folder!r} does not take new files ({error.strerror or error}). Pass "
+                         "a checkpoint path in a writable folder") from error
+    stale = re.compile(re.escape(_temp_prefix(path)) + r"[a-z0-9_]{8}")  # mkstemp's names
+    for name in os.listdir(folder):
+        if stale.fullmatch(name):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, name))
+
+
+def _file_mode(path):
+    """The mode a save gives the checkpoint: the old file's, or what open() would give a
+    new one (0o666 less the umask), not mkstemp's owner-only 0o600."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _save_checkpoint(path, payload):
     """Write to a temp file in the same directory, then rename over `path`:
     a crash mid-write leaves the previous checkpoint whole."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp", dir=os.path.dirname(path))
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=os.path.dirname(path))
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "wb") as file:
             torch.save(payload, file)
             file.flush()
@@ -550,34 +1059,17 @@ def _save_checkpoint(path, payload):
 
 
 def _mismatches(saved, run, loaders):
-    """Why `saved` does not fit this run (empty when it does)."""
+    """[(what, in the checkpoint, now)]: how the run that wrote `saved` differs from
+    this one (hyperparameter values, schedule, model, callbacks, data); empty if not."""
     if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        return ["it is not a lessons_lib.harness.torch checkpoint"]
-    problems = []
-    model_shapes = {k: list(v.shape) for k, v in run.model.state_dict().items()}
-    saved_shapes = {k: list(v.shape) for k, v in saved["model"].items()}
-    if model_shapes != saved_shapes:
-        missing = sorted(set(model_shapes) - set(saved_shapes))
-        extra = sorted(set(saved_shapes) - set(model_shapes))
-        wrong = sorted(k for k in set(model_shapes) & set(saved_shapes)
-                       if model_shapes[k] != saved_shapes[k])
-        problems.append(f"the model differs (missing {missing[:3]}, unexpected {extra[:3]}, "
-                        f"other shapes {wrong[:3]})")
-    if saved["optimizer_kind"] != _optimizer_kind(run.optimizer):
-        problems.append(f"the optimizer was {saved['optimizer_kind']}, "
-                        f"now {_optimizer_kind(run.optimizer)}")
-    elif saved["optimizer_shapes"] != _optimizer_shapes(run.optimizer):
-        problems.append("the optimizer's parameters differ")
-    scheduler_kind = type(run.scheduler).__name__ if run.scheduler else None
-    if saved["scheduler_kind"] != scheduler_kind:
-        problems.append(f"the scheduler was {saved['scheduler_kind']}, now {scheduler_kind}")
-    callback_kinds = [type(cb).__name__ for cb in run.callbacks]
-    if [name for name, _ in saved["callbacks"]] != callback_kinds:
-        problems.append(f"the callbacks were {[n for n, _ in saved['callbacks']]}, "
-                        f"now {callback_kinds}")
-    if len(saved["rng"]["loaders"]) != len(_generators(loaders)):
-        problems.append("the DataLoaders' shuffling generators differ")
-    return problems
+        written = saved.get("format") if isinstance(saved, dict) else type(saved).__name__
+        return [("format", written, CHECKPOINT_FORMAT)]
+    found = _differences(saved["settings"], run.settings)
+    generators = len(_generators(loaders))
+    if len(saved["rng"]["loaders"]) != generators:
+        found.append(("DataLoader shuffling generators", len(saved["rng"]["loaders"]),
+                      generators))
+    return found
 
 
 def _resume(path, run, *, loaders, epochs):
@@ -589,11 +1081,9 @@ def _resume(path, run, *, loaders, epochs):
                               f"readable ({type(error).__name__}: {error}). The file was left "
                               "unchanged; delete it or pass another checkpoint= to start over."
                               ) from error
-    problems = _mismatches(saved, run, loaders)
-    if problems:
-        raise CheckpointError(f"cannot resume from checkpoint {os.fspath(path)!r}: "
-                              f"{'; '.join(problems)}. The file was left unchanged; delete it "
-                              "or pass another checkpoint= to start over.")
+    differences = _mismatches(saved, run, loaders)
+    if differences:
+        raise CheckpointError(checkpoint_mismatch_message(os.fspath(path), differences))
     run.model.load_state_dict(saved["model"])
     run.optimizer.load_state_dict(saved["optimizer"])
     if run.scheduler is not None:
