@@ -1,5 +1,8 @@
 """lessons_lib.harness.keras: compile + model.fit with the course's History."""
 import os
+import stat
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -8,8 +11,8 @@ keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
 import lessons_lib.harness.keras as harness_keras  # noqa: E402
-from lessons_lib.harness import (DivergenceError, EarlyStopping, GradNormMonitor,  # noqa: E402
-                                 History)
+from lessons_lib.harness import (CheckpointError, DivergenceError,  # noqa: E402
+                                 EarlyStopping, GradNormMonitor, History)
 from lessons_lib.harness.keras import fit  # noqa: E402
 
 pytestmark = pytest.mark.keras
@@ -219,8 +222,7 @@ def test_bad_arguments_raise_value_error_naming_them():
 
 def test_checkpoint_directory_files(tmp_path):
     resumable(dense(), 1, tmp_path / "backup")
-    assert sorted(os.listdir(tmp_path / "backup")) == [
-        "latest.weights.h5", "lessons_lib_extras.json", "training_metadata.json"]
+    assert sorted(os.listdir(tmp_path / "backup")) == ["checkpoint.npz"]
 
 
 @pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam", "nadam"])
@@ -242,3 +244,88 @@ def test_course_optimizer_inside_fit_equals_the_keras_builtin(name):
     assert {"train_loss", "val_loss"} <= set(history.rows[-1])
     for a, b in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)   # float32 model, weights O(1)
+
+
+# -- checkpoints: one atomic file, crash-safe, refused when written by another run ---------
+
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history.rows]
+
+
+def assert_weights_close(got, expected):
+    """Equal up to float32 round-off: another process may sum in another order
+    (one Adam step at lr 1e-3 moves weights by ~1e-3, a wrong epoch far more)."""
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def assert_rows_close(got, expected):
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    assert [list(row) for row in strip(got)] == [list(row) for row in strip(expected)]
+    for a, b in zip(strip(got), strip(expected)):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-7)
+
+
+KILL_EPOCHS = 14
+
+
+def train_for_kill_test(folder=None, epochs=KILL_EPOCHS, callbacks=()):
+    """A run whose checkpoint saves take a while (7 MB: weights and Adam's two
+    moments), so that kills land inside them. Also run in forked children."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(64, 32)).astype("float32")
+    y = np.tanh(X[:, :1] * X[:, 1:2]).astype("float32")
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(768, activation="relu"),
+                              keras.layers.Dropout(0.2),
+                              keras.layers.Dense(768, activation="relu"),
+                              keras.layers.Dense(1)])
+    history = fit(model, (X, y), loss="mse", optimizer=keras.optimizers.Adam(1e-3),
+                  epochs=epochs, val=(X[:16], y[:16]), batch_size=32, progress=False, seed=0,
+                  checkpoint=folder, callbacks=callbacks)
+    return model, history
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="kills forked processes (POSIX only)")
+def test_checkpoint_survives_sigkill_during_saves_and_resume_is_exact(tmp_path):
+    from kill_helpers import Zygote, kill_while_writing
+
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(self.model.get_weights())
+
+    started = time.perf_counter()
+    uninterrupted, expected = train_for_kill_test(callbacks=[Snapshot()])
+    folder = tmp_path / "run"
+    path = folder / harness_keras.CHECKPOINT_FILE
+    rng = np.random.default_rng(14)
+    outcomes = []
+    with Zygote(preload=["keras", "lessons_lib.harness.keras", "test_harness_keras"]) as zygote:
+        for kill in range(6):
+            child = zygote.start("test_harness_keras:train_for_kill_test", folder=str(folder))
+            temp_prefix = f"{harness_keras.CHECKPOINT_FILE}{harness_keras.TEMP_MARK}{child.pid}-"
+            assert kill_while_writing(child, folder, prefix=temp_prefix, skip=int(rng.integers(2)),
+                                      delay=float(rng.uniform(0, 0.02))), "the child finished"
+            left = [name for name in os.listdir(folder) if name.startswith(temp_prefix)]
+            if not path.exists():  # killed in the first save: the old state is "none"
+                outcomes.append((0, "mid-write" if left else "before the first save"))
+                continue
+            # Whole, old or new: the file reads, and it is exactly epoch e of the
+            # uninterrupted run (weights, Adam's step count, History).
+            saved = harness_keras.read_checkpoint(str(path))
+            epoch = saved["meta"]["epoch"]
+            assert_weights_close(saved["weight"], snapshots[epoch - 1])
+            assert int(saved["optimizer"][0]) == 2 * epoch  # Adam's iterations, 2 per epoch
+            assert_rows_close(saved["meta"]["rows"], expected.rows[:epoch])
+            outcomes.append((epoch, "mid-write" if left else "after the rename"))
+    # Resumed here (not killed), from wherever the last kill left it.
+    resumed, history = train_for_kill_test(folder=str(folder))
+    print(f"kills (checkpoint epoch, moment): {outcomes}; "
+          f"{time.perf_counter() - started:.1f} s in all")
+    assert any(moment == "mid-write" for _, moment in outcomes)
+    assert sorted(os.listdir(folder)) == [harness_keras.CHECKPOINT_FILE]  # stale temps removed
+    assert_weights_close(resumed.get_weights(), uninterrupted.get_weights())
+    assert_rows_close(history.rows, expected.rows)
