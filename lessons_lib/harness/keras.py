@@ -308,7 +308,8 @@ def _check_targets(prediction, train, loss_name):
     if prediction is None or target_shape is None or loss_name is None:
         return
     per_sample, targets = tuple(prediction.shape[1:]), tuple(target_shape[1:])
-    shown = f"targets of shape {target_shape} but the model predicts {('n',) + per_sample}"
+    shown = (f"targets of shape {_shape_text(targets)} but the model predicts shape "
+             f"{_shape_text(per_sample)}")
 
     def fits(a, b):  # None: a dataset's unknown size
         return len(a) == len(b) and all(p is None or q is None or p == q for p, q in zip(a, b))
@@ -332,8 +333,8 @@ def _check_targets(prediction, train, loss_name):
                 if loss_name.startswith("categorical") and squeeze(targets) == () else "")
         raise ValueError(f"train has {shown}; loss={loss_name!r} compares them element by "
                          f"element and Keras would broadcast them silently. Valid: targets "
-                         f"of shape {('n',) + per_sample}, or a model with output shape "
-                         f"{('n',) + targets}{hint}")
+                         f"of shape {_shape_text(per_sample)}, or a model with output shape "
+                         f"{_shape_text(targets)}{hint}")
     if loss_name in LABELS_IN_0_1 and not _is_dataset(train):
         labels = np.asarray(train[1])
         outside = int(np.count_nonzero((labels < 0) | (labels > 1)))
@@ -341,6 +342,11 @@ def _check_targets(prediction, train, loss_name):
             raise ValueError(f"train's targets hold {outside} values outside [0, 1] (range "
                              f"{np.nanmin(labels):g} to {np.nanmax(labels):g}); loss={loss_name!r} "
                              "needs labels (or probabilities) in [0, 1]")
+
+
+def _shape_text(per_sample):
+    """(3,) -> "(n, 3)": a shape with the batch axis named n."""
+    return "(" + ", ".join(["n"] + ["?" if d is None else str(d) for d in per_sample]) + ")"
 
 
 def _check_class_labels(labels, classes, loss_name):
