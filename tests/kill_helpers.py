@@ -4,7 +4,10 @@ A `Zygote` is one Python process that imports the heavy modules once (keras,
 torch, ...) and then forks a fresh child for each run: a child starts in about a
 second instead of the 5-10 s that importing TensorFlow takes on a small CPU. The
 forking happens in that process, which has run no framework op (so no framework
-thread pool exists yet to break in the fork), never in pytest's own.
+thread pool exists yet to break in the fork), never in pytest's own. So the
+`preload` modules must only import: one that creates a tensor or a variable at
+import time starts TensorFlow's runtime there, and the children then hang in
+their first op.
 
     with Zygote(preload=["keras", "lessons_lib.harness.keras"]) as zygote:
         child = zygote.start("test_harness_keras:train_for_kill_test", folder=str(path))
@@ -30,7 +33,7 @@ import threading
 import time
 
 _ZYGOTE = r"""
-import importlib, json, os, sys, traceback
+import faulthandler, importlib, json, os, sys, traceback
 for name in json.loads(sys.argv[1]):
     importlib.import_module(name)
 print("ready", flush=True)
@@ -39,6 +42,7 @@ for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
         os.dup2(2, 1)  # the child's prints must not mix into this protocol
+        faulthandler.dump_traceback_later(60)  # a child that hangs says where
         try:
             module, function = call["target"].split(":")
             getattr(importlib.import_module(module), function)(**call["kwargs"])
@@ -84,7 +88,8 @@ class Child:
 
 
 class Zygote:
-    """A process that has imported `preload` and forks children on request."""
+    """A process that imports `preload` (in the background: the first `start`
+    waits for it) and then forks children on request."""
 
     def __init__(self, preload, path=(), timeout=180):
         env = dict(os.environ)
@@ -95,10 +100,8 @@ class Zygote:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, env=env)
         self.events = queue.Queue()
+        self.timeout, self.ready = timeout, False  # start() waits: import while you work
         threading.Thread(target=self._read, daemon=True).start()
-        event = self.events.get(timeout=timeout)
-        if event != ("ready",):
-            raise RuntimeError(f"the zygote did not start: {event}")
 
     def _read(self):
         for line in self.process.stdout:
@@ -108,6 +111,11 @@ class Zygote:
 
     def start(self, target, **kwargs) -> Child:
         """Fork a child that runs `target` ("module:function") with `kwargs`."""
+        if not self.ready:
+            event = self.events.get(timeout=self.timeout)
+            if event != ("ready",):
+                raise RuntimeError(f"the zygote did not start: {event}")
+            self.ready = True
         self.process.stdin.write(json.dumps({"target": target, "kwargs": kwargs}) + "\n")
         self.process.stdin.flush()
         kind, pid = self.events.get(timeout=30)
@@ -129,7 +137,7 @@ class Zygote:
         self.close()
 
 
-def kill_while_writing(child, folder, *, prefix, delay, skip=0, timeout=120, poll=0.0005):
+def kill_while_writing(child, folder, *, prefix, delay, skip=0, timeout=90, poll=0.0005):
     """SIGKILL `child` `delay` s after the (`skip`+1)-th file named `prefix`...
     appears in `folder`; True if killed, False if the child exited first."""
     seen = set()

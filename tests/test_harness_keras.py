@@ -267,28 +267,9 @@ def assert_rows_close(got, expected):
         assert a == pytest.approx(b, rel=1e-5, abs=1e-7)
 
 
-KILL_EPOCHS = 14
-
-
-def train_for_kill_test(folder=None, epochs=KILL_EPOCHS, callbacks=()):
-    """A run whose checkpoint saves take a while (7 MB: weights and Adam's two
-    moments), so that kills land inside them. Also run in forked children."""
-    rng = np.random.default_rng(5)
-    X = rng.normal(size=(64, 32)).astype("float32")
-    y = np.tanh(X[:, :1] * X[:, 1:2]).astype("float32")
-    keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(768, activation="relu"),
-                              keras.layers.Dropout(0.2),
-                              keras.layers.Dense(768, activation="relu"),
-                              keras.layers.Dense(1)])
-    history = fit(model, (X, y), loss="mse", optimizer=keras.optimizers.Adam(1e-3),
-                  epochs=epochs, val=(X[:16], y[:16]), batch_size=32, progress=False, seed=0,
-                  checkpoint=folder, callbacks=callbacks)
-    return model, history
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="kills forked processes (POSIX only)")
 def test_checkpoint_survives_sigkill_during_saves_and_resume_is_exact(tmp_path):
+    from keras_kill_run import train_for_kill_test
     from kill_helpers import Zygote, kill_while_writing
 
     snapshots = []
@@ -298,14 +279,14 @@ def test_checkpoint_survives_sigkill_during_saves_and_resume_is_exact(tmp_path):
             snapshots.append(self.model.get_weights())
 
     started = time.perf_counter()
-    uninterrupted, expected = train_for_kill_test(callbacks=[Snapshot()])
     folder = tmp_path / "run"
     path = folder / harness_keras.CHECKPOINT_FILE
     rng = np.random.default_rng(14)
     outcomes = []
-    with Zygote(preload=["keras", "lessons_lib.harness.keras", "test_harness_keras"]) as zygote:
+    with Zygote(preload=["keras_kill_run"]) as zygote:
+        uninterrupted, expected = train_for_kill_test(callbacks=[Snapshot()])
         for kill in range(6):
-            child = zygote.start("test_harness_keras:train_for_kill_test", folder=str(folder))
+            child = zygote.start("keras_kill_run:train_for_kill_test", folder=str(folder))
             temp_prefix = f"{harness_keras.CHECKPOINT_FILE}{harness_keras.TEMP_MARK}{child.pid}-"
             assert kill_while_writing(child, folder, prefix=temp_prefix, skip=int(rng.integers(2)),
                                       delay=float(rng.uniform(0, 0.02))), "the child finished"
@@ -378,22 +359,22 @@ def sweep_run(folder, optimizer, model=None, data=None, epochs=2, **kwargs):
 
 
 @pytest.mark.parametrize("change, expected", [
-    (dict(optimizer=keras.optimizers.Adam(0.001)),
+    (lambda: dict(optimizer=keras.optimizers.Adam(0.001)),
      "optimizer learning_rate is 0.01 there but 0.001 here"),
-    (dict(optimizer=keras.optimizers.Adam(0.01, beta_1=0.8)),
+    (lambda: dict(optimizer=keras.optimizers.Adam(0.01, beta_1=0.8)),
      "optimizer beta_1 is 0.9 there but 0.8 here"),
-    (dict(optimizer=keras.optimizers.SGD(0.01)), "optimizer is 'Adam' there but 'SGD' here"),
-    (dict(optimizer=keras.optimizers.Adam(
+    (lambda: dict(optimizer=keras.optimizers.SGD(0.01)), "optimizer is 'Adam' there but 'SGD' here"),
+    (lambda: dict(optimizer=keras.optimizers.Adam(
         keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=8, decay_rate=0.5))),
      "optimizer learning_rate is 0.01 there but {'module'"),
-    (dict(model=keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"),
+    (lambda: dict(model=keras.Sequential([keras.Input((8,)), keras.layers.Dense(32, activation="relu"),
                                   keras.layers.Dense(1)])),
      "model is 'Dense(8x16, 16) > Dropout > Dense(16x1, 1)' there but 'Dense(8x32, 32) > "
      "Dense(32x1, 1)' here"),
-    (dict(model=dense(activation="tanh")), "model settings is"),
-    (dict(data=regression(seed=1)), "train is 'float32[256, 8] #"),
-    (dict(data=regression(n=128)), "train is 'float32[256, 8]"),
-    (dict(batch_size=64), "batch_size is 32 there but 64 here"),
+    (lambda: dict(model=dense(activation="tanh")), "model settings is"),
+    (lambda: dict(data=regression(seed=1)), "train is 'float32[256, 8] #"),
+    (lambda: dict(data=regression(n=128)), "train is 'float32[256, 8]"),
+    (lambda: dict(batch_size=64), "batch_size is 32 there but 64 here"),
 ])
 def test_a_checkpoint_of_another_run_is_refused(tmp_path, change, expected):
     """A learning-rate (or any) sweep that reuses one checkpoint path must not
@@ -402,6 +383,7 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path, change, expected):
     first = sweep_run(folder, keras.optimizers.Adam(0.01))
     saved = (folder / harness_keras.CHECKPOINT_FILE).read_bytes()
     arguments = dict(optimizer=keras.optimizers.Adam(0.01), model=None, data=None, epochs=3)
+    change = change()
     batch_size = change.pop("batch_size", 32)
     arguments.update(change)
     model = arguments["model"] or dense()
