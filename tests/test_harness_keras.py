@@ -331,6 +331,13 @@ def test_checkpoint_is_one_file_and_an_interrupted_save_leaves_the_old_one_whole
     assert sorted(os.listdir(folder)) == [harness_keras.CHECKPOINT_FILE]
     assert (folder / harness_keras.CHECKPOINT_FILE).read_bytes() == before
     assert harness_keras.read_checkpoint(str(folder / "checkpoint.npz"))["meta"]["epoch"] == 1
+    # A file damaged some other way (a full disk, a copy cut short): a clear error, kept.
+    (folder / "checkpoint.npz").write_bytes(before[:1000])
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match=r"checkpoint '.*checkpoint.npz': it is not "
+                                              r"readable \(BadZipFile: .*\). The file was left"):
+        resumable(dense(), 2, folder)
+    assert (folder / "checkpoint.npz").read_bytes() == before[:1000]
 
 
 def test_stale_temp_files_are_removed_and_permissions_kept(tmp_path):
