@@ -1,7 +1,7 @@
 """lessons_lib.harness.keras: compile + model.fit with the course's History."""
 import os
+import re
 import stat
-import sys
 import time
 
 import numpy as np
@@ -370,7 +370,8 @@ def sweep_run(folder, optimizer, model=None, data=None, epochs=2, **kwargs):
      "optimizer learning_rate is 0.01 there but 0.001 here"),
     (lambda: dict(optimizer=keras.optimizers.Adam(0.01, beta_1=0.8)),
      "optimizer beta_1 is 0.9 there but 0.8 here"),
-    (lambda: dict(optimizer=keras.optimizers.SGD(0.01)), "optimizer is 'Adam' there but 'SGD' here"),
+    (lambda: dict(optimizer=keras.optimizers.SGD(0.01)),
+     "(optimizer is 'Adam' there but 'SGD' here), so"),
     (lambda: dict(optimizer=keras.optimizers.Adam(
         keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=8, decay_rate=0.5))),
      "optimizer learning_rate is 0.01 there but {'module'"),
@@ -536,14 +537,20 @@ def test_mistakes_found_before_any_training(tmp_path):
               batch_size=None), "train is a dataset with no batches"),
         (dict(val=(X[:0], y[:0])), "val is empty"),
         (dict(optimizer="adamm"), "optimizer='adamm' is not a name Keras knows; did you mean "
-                                  r"'adam'\? valid names: adadelta, adafactor, "),
+                                  r"'adam'\? valid names: adadelta, adafactor, .*, sgd \(or pass a "
+                                  r"keras.optimizers object\)"),
         (dict(loss="mean_sqared_error"), "loss='mean_sqared_error' is not a name Keras knows; "
                                          r"did you mean 'mean_squared_error'\?"),
         (dict(loss=3), "loss must be a Keras loss"),
     ]
     a_file = tmp_path / "weights.ckpt"
     a_file.write_text("not a folder")
-    cases.append((dict(checkpoint=a_file), "checkpoint must be a folder .* an existing file"))
+    cases.append((dict(checkpoint=a_file), "checkpoint must be a folder .* an existing file. "
+                                           "Pass the path of a folder$"))
+    resumable(dense(), 1, tmp_path / "run")
+    cases.append((dict(checkpoint=tmp_path / "run" / "checkpoint.npz"),
+                  re.escape("an existing file. Pass the path of a folder (to resume from this "
+                            f"file, pass its folder '{tmp_path / 'run'}')")))
     read_only = tmp_path / "read_only"
     read_only.mkdir()
     read_only.chmod(0o555)
@@ -561,4 +568,4 @@ def test_mistakes_found_before_any_training(tmp_path):
             fit(model, **arguments)
         assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), initial))
         assert getattr(model, "optimizer", None) is None
-    assert len(cases) == 9
+    assert len(cases) == 10

@@ -203,11 +203,11 @@ def _nonfinite_summary(name, counts):
     return "; ".join(parts) or None
 
 
-def _unknown_name(kind, name, valid):
+def _unknown_name(kind, name, valid, module):
     close = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return ValueError(f"{kind}={name!r} is not a name Keras knows; {hint}"
-                      f"valid names: {', '.join(valid)} (or pass a keras.{kind}s object)")
+                      f"valid names: {', '.join(valid)} (or pass a keras.{module} object)")
 
 
 def _optimizer_names():
@@ -225,7 +225,7 @@ def _resolve_optimizer(optimizer):
     if isinstance(optimizer, str):
         names = _optimizer_names()
         if optimizer.lower() not in names:
-            raise _unknown_name("optimizer", optimizer, names)
+            raise _unknown_name("optimizer", optimizer, names, "optimizers")
         return keras.optimizers.get(optimizer.lower())
     if not isinstance(optimizer, keras.optimizers.Optimizer) and hasattr(optimizer, "to_keras"):
         optimizer = optimizer.to_keras()  # a lessons_lib optimizer
@@ -252,7 +252,7 @@ def _resolve_loss(loss):
         try:
             loss = keras.losses.get(loss)
         except ValueError:
-            raise _unknown_name("loss", loss, _loss_names()) from None
+            raise _unknown_name("loss", loss, _loss_names(), "losses") from None
     if not callable(loss):
         raise ValueError(f"loss must be a Keras loss, its name or a function "
                          f"(y_true, y_pred) -> loss; got loss={loss!r}")
@@ -372,9 +372,11 @@ def _checkpoint_folder(checkpoint):
     temp files left by a save that was killed are removed."""
     folder = os.path.abspath(os.fspath(checkpoint))
     if os.path.exists(folder) and not os.path.isdir(folder):
+        hint = (f" (to resume from this file, pass its folder {os.path.dirname(folder)!r})"
+                if os.path.basename(folder) == CHECKPOINT_FILE else "")
         raise ValueError(f"checkpoint must be a folder (the harness keeps {CHECKPOINT_FILE} "
                          f"in it); got checkpoint={os.fspath(checkpoint)!r}, an existing file. "
-                         "Pass a folder path, e.g. its name without the extension")
+                         f"Pass the path of a folder{hint}")
     try:
         os.makedirs(folder, exist_ok=True)
         probe = os.path.join(folder, f"{CHECKPOINT_FILE}{TEMP_MARK}probe-{secrets.token_hex(4)}")
@@ -543,6 +545,8 @@ def _resume(path, model, history, fingerprint):
     differences = [(what, was.get(what), now) for what, now in fingerprint.items()
                    if json.loads(json.dumps(now, default=repr)) != was.get(what)]
     differences += [(what, saved, None) for what, saved in was.items() if what not in fingerprint]
+    if differences and differences[0][0] == "optimizer":  # another class: its settings differ too
+        differences = [d for d in differences if not d[0].startswith("optimizer ")]
     if differences:
         raise CheckpointError(checkpoint_mismatch_message(path, differences))
     optimizer = model.optimizer
