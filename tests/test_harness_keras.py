@@ -114,7 +114,7 @@ def resumable(model, epochs, checkpoint):
                checkpoint=checkpoint)
 
 
-def test_backup_and_restore_resume_is_exact_with_shuffling_and_dropout(tmp_path):
+def test_checkpoint_resume_is_exact_with_shuffling_and_dropout(tmp_path):
     uninterrupted = dense(dropout=0.3)
     expected = resumable(uninterrupted, 4, None)
 
@@ -123,8 +123,8 @@ def test_backup_and_restore_resume_is_exact_with_shuffling_and_dropout(tmp_path)
     restarted = dense(dropout=0.3, seed=9)  # built anew, as after a crash
     resumed = resumable(restarted, 4, tmp_path / "backup")
 
-    # Exact on the CPU: BackupAndRestore brings weights, optimizer state and
-    # the epoch back; the harness, History rows and Dropout's seed state.
+    # Exact on the CPU: the checkpoint brings back weights, optimizer state
+    # (its step count too), the epoch, History rows and Dropout's seed state.
     assert weights_equal(restarted, uninterrupted)
     drop_seconds = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h.rows]
     assert drop_seconds(resumed) == drop_seconds(expected)

@@ -279,7 +279,8 @@ def _first_prediction(model, train):
         spec = getattr(train, "element_spec", None)
         x_spec = spec[0] if isinstance(spec, tuple) else None
         shape = getattr(x_spec, "shape", None)
-        if shape is not None and shape.rank and None not in shape[1:]:
+        numeric = shape is not None and (x_spec.dtype.is_floating or x_spec.dtype.is_integer)
+        if numeric and shape.rank and None not in shape[1:]:
             x = np.zeros((2, *shape[1:]), dtype=x_spec.dtype.as_numpy_dtype)
         elif model.built:
             return None
@@ -287,8 +288,12 @@ def _first_prediction(model, train):
             x = next(iter(train))[0]
     else:
         x = train[0]
-        if isinstance(x, dict) or _length(x) is None:
-            return None if model.built else model(x)
+        if isinstance(x, dict):  # several named inputs: build only
+            if not model.built:
+                model({name: value[:2] for name, value in x.items()})
+            return None
+        if _length(x) is None:
+            return None
         x = x[:2]
     prediction = model(x)
     return keras.ops.convert_to_numpy(prediction) if keras.ops.is_tensor(prediction) else None
