@@ -530,24 +530,25 @@ def descent(f, x0, steps, *, direction="newton", line_search=True, lr=1.0, c=1e-
 def descent_table(f, x0, *, lr, tol=1e-10, steps=20_000):
     """Steps to f − f* ≤ tol (and staying there) for gradient descent, Jacobi and Newton.
 
-    Rows: GD with the fixed step `lr`; GD, diagonal (Jacobi) and Newton with
+    Rows: GD with the fixed step `lr` ("gradient descent (fixed η)"); GD, diagonal (Jacobi) and Newton with
     Armijo backtracking (`descent`, starting each search at t = 1); pure Newton
     (t = 1, no search). ``steps`` is None when the tolerance is not reached. The
     paths are kept in `table.paths` (method -> array).
     """
     from .optim.minimize import steps_to_tolerance
-    methods = {f"gradient descent, η = {lr:.3g}": dict(direction="gradient", line_search=False, lr=lr),
+    methods = {"gradient descent (fixed η)": dict(direction="gradient", line_search=False, lr=lr),
                "gradient descent + Armijo": dict(direction="gradient"),
                "diagonal (Jacobi) + Armijo": dict(direction="diagonal"),
                "Newton + Armijo": dict(direction="newton"),
-               "Newton (pure, t = 1)": dict(direction="newton", line_search=False)}
+               "Newton (t = 1, no search)": dict(direction="newton", line_search=False)}
     rows, paths = [], {}
     for label, options in methods.items():
         path = descent(f, x0, steps, **options)
         paths[label] = path
         rows.append({"method": label, "steps": steps_to_tolerance(path, f, tol)})
     table = Table(rows, {"method": "method", "steps": f"steps to f − f* ≤ {tol:g}"},
-                  title=f"{getattr(f, 'name', f)} from {tuple(np.asarray(x0, float).tolist())}")
+                  title=f"{getattr(f, 'name', f)} from {tuple(np.asarray(x0, float).tolist())}, "
+                        f"fixed η = {lr:g}")
     table.paths = paths
     return table
 
