@@ -655,6 +655,7 @@ class Run:
     samples: np.ndarray
     lrs: np.ndarray
     theta: np.ndarray = field(repr=False)
+    drop_last: bool = False
 
     @property
     def epochs(self):
@@ -663,7 +664,7 @@ class Run:
 
     @property
     def updates_per_epoch(self):
-        return math.ceil(self.n / self.batch_size)
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
     def updates_to(self, target):
         """First update count k with losses[k] ≤ target, or None."""
@@ -689,7 +690,7 @@ class Run:
 
 
 def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=None, schedule=None,
-                      stop_below=None, replace=False):
+                      stop_below=None, replace=False, drop_last=False):
     r"""Mini-batch SGD on the mean squared error of a linear model, with NumPy as on the slide.
 
     Every epoch visits the rows in a fresh shuffled order (`data.batches` with
@@ -702,7 +703,9 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
     at the first update whose loss is at or below it. With `replace=True` each
     batch is B rows drawn at random WITH replacement (the textbook model of SGD:
     every update independent of the others), ⌈n/B⌉ of them per epoch, instead
-    of a shuffled pass that uses every row exactly once. Returns a `Run`.
+    of a shuffled pass that uses every row exactly once. With `drop_last`, a
+    shuffled epoch skips its last, smaller batch (n mod B rows): a batch of a
+    single row at a step size tuned for B rows can overshoot badly. Returns a `Run`.
     """
     from .data import batches
     Z, y = _design(x, y)
@@ -730,7 +733,7 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
                 picks = (rng.integers(0, n, batch_size) for _ in range(math.ceil(n / batch_size)))
                 epoch = ((Z[i], y[i]) for i in picks)
             else:
-                epoch = batches(Z, y, batch_size, rng=rng)
+                epoch = batches(Z, y, batch_size, rng=rng, drop_last=drop_last)
             while True:
                 eta = lr if schedule is None else float(schedule(t))
                 start = time.perf_counter()            # timed: drawing the batch and the update
@@ -746,7 +749,8 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
                 lrs.append(eta)
                 if stop_below is not None and losses[-1] <= stop_below:
                     break
-    return Run(batch_size, n, np.array(losses), np.array(seconds), np.array(samples), np.array(lrs), theta)
+    return Run(batch_size, n, np.array(losses), np.array(seconds), np.array(samples), np.array(lrs), theta,
+               drop_last and not replace)
 
 
 def gradient_spread(x, y, theta, batch_sizes, *, draws=400, seed=0):
@@ -780,7 +784,7 @@ def gradient_spread(x, y, theta, batch_sizes, *, draws=400, seed=0):
                  title=f"mini-batch gradient spread around the full gradient (σ² = {sigma2:.3g}, n = {n})")
 
 
-def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=3):
+def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=3, drop_last=False):
     """Batch size -> cost of reaching a target training loss, measured.
 
     For each B, runs `least_squares_sgd` (same seed; `lr` is one float for every
@@ -792,7 +796,7 @@ def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=
     was HIGHER than before: 0 for batch GD with η < 2/L), ``final_loss`` (mean
     loss over the last epoch), ``noise`` (its jitter, `Run.noise`) and ``reached``.
     None when the target is not reached in `epochs`. The runs are kept in
-    `table.runs` (batch size -> Run) for plotting.
+    `table.runs` (batch size -> Run) for plotting. `drop_last` as in `least_squares_sgd`.
     """
     Z, y = _design(x, y)
     sizes = _check_sizes("batch_sizes", batch_sizes, len(Z))
@@ -807,11 +811,11 @@ def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=
     rows, runs = [], {}
     for B in sizes:
         eta = _check_number("lr", per_size[B], 0, low_open=True)
-        run = least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed)
+        run = least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed, drop_last=drop_last)
         k = run.updates_to(target)
         # the same run again, stopped at the target: the best time is the least disturbed one
         retimed = [least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed,
-                                     stop_below=target).seconds[-1] for _ in range(repeats - 1)]
+                                     stop_below=target, drop_last=drop_last).seconds[-1] for _ in range(repeats - 1)]
         last = run.last_epoch()
         rows.append({"batch_size": B, "lr": eta, "updates": k,
                      "epochs": None if k is None else float(run.epochs[k]),
@@ -832,7 +836,7 @@ def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=
     return table
 
 
-def lr_per_batch_size(x, y, batch_sizes, lrs, *, target, epochs=20, seed=0):
+def lr_per_batch_size(x, y, batch_sizes, lrs, *, target, epochs=20, seed=0, drop_last=False):
     r"""The learning rate from the grid `lrs` that reaches `target` in the fewest updates, per B.
 
     Each (B, η) runs `least_squares_sgd` (same seed) until the training loss is
@@ -841,7 +845,7 @@ def lr_per_batch_size(x, y, batch_sizes, lrs, *, target, epochs=20, seed=0):
     ``lr_per_B`` = η/B. The linear-scaling rule says the best η grows ∝ B while
     the gradient noise (∝ 1/B) limits the step, and stops growing once the
     curvature does (η < 2/L for the full-batch gradient). Rows where no η of the
-    grid reaches the target hold None.
+    grid reaches the target hold None. `drop_last` as in `least_squares_sgd`.
     """
     Z, y = _design(x, y)
     x = Z[:, :-1]
@@ -855,7 +859,7 @@ def lr_per_batch_size(x, y, batch_sizes, lrs, *, target, epochs=20, seed=0):
         best = None
         for eta in lrs:
             run = least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed,
-                                    stop_below=target)
+                                    stop_below=target, drop_last=drop_last)
             k = run.updates_to(target)
             if k is not None and (best is None or k < best[1]):
                 best = (eta, k, float(run.epochs[k]))
