@@ -10,9 +10,9 @@ of ones appended) the predictions are Zθ and the mean squared error is
 
 (ℒ for the loss; the lessons keep L for the largest curvature λ_max(H).)
 So ℒ is a quadratic, ½θᵀHθ − (2/n)(Zᵀy)ᵀθ + yᵀy/n, and convex: every point
-with ∇L = 0 is a global minimum. Setting the gradient to zero gives the normal
+with ∇ℒ = 0 is a global minimum. Setting the gradient to zero gives the normal
 equations ZᵀZθ = Zᵀy (`closed_form` solves them with `np.linalg.lstsq`, which
-is stabler than inverting ZᵀZ). Gradient descent θ ← θ − α∇L converges for
+is stabler than inverting ZᵀZ). Gradient descent θ ← θ − α∇ℒ converges for
 every start exactly when 0 < α < 2/λ_max(H) (`max_stable_lr`).
 
 `x` is an array of shape (n,) (one feature) or (n, d); `y` has shape (n,) or
