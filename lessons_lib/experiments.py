@@ -13,6 +13,8 @@ Gradient descent on quadratics (lesson 02)::
     lr_table(f, x0, lrs, tol=...)   learning rate -> steps to tolerance, measured
     where_descent_ends(f, starts)   which minimum each start falls into
     hessian(f, x), classify_point(f, x)
+    saddle_escape(f, optimizers, x0, noise=...)   steps to leave a saddle
+    descent(f, x0, steps, direction="newton")     Newton, Jacobi, Armijo line search
     gradient_norms_through_depth(depth, "tanh")   vanishing gradients, per layer
 
 Stochastic and mini-batch gradient descent on least squares (lesson 03)::
@@ -20,7 +22,8 @@ Stochastic and mini-batch gradient descent on least squares (lesson 03)::
     least_squares_sgd(x, y, batch_size=..., lr=..., epochs=...)  -> Run
     gradient_spread(x, y, theta, batch_sizes)   E‖g_B − g‖² against σ²/B
     minibatch_runs(x, y, batch_sizes, lr=..., target=...)
-    noise_ball(x, y, lrs, ...)
+    noise_ball(x, y, lrs, ...)       against stationary_excess (the theory)
+    lr_per_batch_size(x, y, batch_sizes, lrs, target=...)   η tuned per B
 
 (the model, θ = (w, b) and L(θ) = (1/n)‖Zθ − y‖², are lesson 01's `lessons_lib.linear`)
 """
@@ -428,6 +431,128 @@ def classify_point(f, x, *, grad_tol=1e-6, h=1e-5):
     return "saddle"
 
 
+def saddle_escape(f, optimizers, x0, *, noise=(0.0,), steps=1000, drop=0.5, seed=0):
+    r"""Steps each optimizer needs to leave a saddle, with and without gradient noise.
+
+    Every run starts at `x0` (put it on the saddle's stable manifold, where the
+    exact gradient has no component that points away) and sees the gradient
+    $\nabla f(x) + σξ$, $ξ \sim N(0, I)$, the same noise draws for every
+    optimizer (seeded by `seed`): σ = 0 is plain exact-gradient descent. A run
+    has escaped at the first step where $f(x_k) < f(s) − $ `drop`, s the
+    saddle point nearest x0. Rows per (optimizer, σ): ``escape`` (steps, None
+    if it never does in `steps`) and ``value`` (f at the end). `optimizers`
+    maps a label to a `lessons_lib.optim` optimizer; the paths are kept in
+    `table.paths` ("label, σ = …" -> array).
+    """
+    steps = _check_int("steps", steps)
+    drop = _check_number("drop", drop, 0, low_open=True)
+    sigmas = [_check_number("noise", s, 0) for s in noise]
+    x0 = np.asarray(x0, dtype=float)
+    if not f.saddle_points:
+        raise ValueError(f"saddle_escape: {getattr(f, 'name', f)!r} lists no saddle point")
+    saddle = min(f.saddle_points, key=lambda p: np.linalg.norm(p - x0))
+    level = f.value(saddle) - drop
+    rows, paths = [], {}
+    for sigma in sigmas:
+        for label, opt in optimizers.items():
+            rng = np.random.default_rng(seed)          # the same noise for every optimizer
+            x, state, path = x0.copy(), opt.init(x0), [x0.copy()]
+            for _ in range(steps):
+                g = f.grad(x) + sigma * rng.standard_normal(x.shape)
+                x, state = opt.update(x, g, state, lr=opt.lr)
+                path.append(x)
+            path = np.array(path)
+            below = np.flatnonzero(f.value(path.T) < level)
+            rows.append({"optimizer": label, "noise": sigma,
+                         "escape": int(below[0]) if below.size else None,
+                         "value": float(f.value(path[-1]))})
+            paths[f"{label}, σ = {sigma:g}"] = path
+    table = Table(rows, {"optimizer": "optimizer", "noise": "gradient noise σ",
+                         "escape": f"steps to f < f(saddle) − {drop:g}", "value": "f at the end"},
+                  title=f"escaping the saddle at {tuple(saddle.tolist())} from {tuple(x0.tolist())}")
+    table.paths = paths
+    return table
+
+
+_DIRECTIONS = ("gradient", "diagonal", "newton")
+
+
+def descent(f, x0, steps, *, direction="newton", line_search=True, lr=1.0, c=1e-4, shrink=0.5):
+    r"""Descent with a preconditioned direction and, optionally, a backtracking line search.
+
+    Direction $d = −P^{-1}\nabla f(x)$ with $P = I$ (``"gradient"``: gradient
+    descent), $P = \operatorname{diag}(\nabla^2 f)$ (``"diagonal"``: Jacobi, one
+    step size per coordinate, what adaptive methods estimate cheaply) or
+    $P = \nabla^2 f(x)$ (``"newton"``: it jumps to the minimum of the local
+    quadratic model, so one step solves a quadratic). Where the preconditioned
+    direction does not point downhill ($\nabla f^\top d ≥ 0$, e.g. a Hessian that
+    is not positive definite) it falls back to $−\nabla f$.
+
+    Step $x ← x + t\,d$: $t$ = `lr`, or with `line_search` Armijo backtracking:
+    start at $t$ = `lr` and multiply by `shrink` until
+    $f(x + t d) ≤ f(x) + c\,t\,\nabla f^\top d$ (sufficient decrease). The
+    Hessian is `hessian(f, x)` (central differences; exact for a quadratic).
+    Returns the path, shape (k + 1, dim); it stops early once ∇f is exactly 0.
+    """
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction={direction!r} is not known; valid: {', '.join(_DIRECTIONS)}")
+    steps = _check_int("steps", steps, 0)
+    lr = _check_number("lr", lr, 0, low_open=True)
+    c = _check_number("c", c, 0, 1, low_open=True, high_open=True)
+    shrink = _check_number("shrink", shrink, 0, 1, low_open=True, high_open=True)
+    x = np.asarray(x0, dtype=float).copy()
+    path = [x.copy()]
+    for _ in range(steps):
+        g = f.grad(x)
+        if not np.any(g):
+            break
+        d = -g
+        if direction != "gradient":
+            H = hessian(f, x)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = -np.linalg.solve(H, g) if direction == "newton" else -g / np.diag(H)
+            if not np.all(np.isfinite(d)) or g @ d >= 0:
+                d = -g
+        t, fx = lr, f.value(x)
+        if line_search:
+            for _ in range(60):
+                if f.value(x + t * d) <= fx + c * t * (g @ d):
+                    break
+                t *= shrink
+        x = x + t * d
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError(f"descent diverged at step {len(path)} (direction={direction!r}, "
+                                     f"lr={lr:g}); use line_search=True or a smaller lr")
+        path.append(x.copy())
+    return np.array(path)
+
+
+def descent_table(f, x0, *, lr, tol=1e-10, steps=20_000):
+    """Steps to f − f* ≤ tol (and staying there) for gradient descent, Jacobi and Newton.
+
+    Rows: GD with the fixed step `lr` ("gradient descent (fixed η)"); GD, diagonal (Jacobi) and Newton with
+    Armijo backtracking (`descent`, starting each search at t = 1); pure Newton
+    (t = 1, no search). ``steps`` is None when the tolerance is not reached. The
+    paths are kept in `table.paths` (method -> array).
+    """
+    from .optim.minimize import steps_to_tolerance
+    methods = {"gradient descent (fixed η)": dict(direction="gradient", line_search=False, lr=lr),
+               "gradient descent + Armijo": dict(direction="gradient"),
+               "diagonal (Jacobi) + Armijo": dict(direction="diagonal"),
+               "Newton + Armijo": dict(direction="newton"),
+               "Newton (t = 1, no search)": dict(direction="newton", line_search=False)}
+    rows, paths = [], {}
+    for label, options in methods.items():
+        path = descent(f, x0, steps, **options)
+        paths[label] = path
+        rows.append({"method": label, "steps": steps_to_tolerance(path, f, tol)})
+    table = Table(rows, {"method": "method", "steps": f"steps to f − f* ≤ {tol:g}"},
+                  title=f"{getattr(f, 'name', f)} from {tuple(np.asarray(x0, float).tolist())}, "
+                        f"fixed η = {lr:g}")
+    table.paths = paths
+    return table
+
+
 # ---------------------------------------------------------------- vanishing gradients
 
 _ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
@@ -530,6 +655,7 @@ class Run:
     samples: np.ndarray
     lrs: np.ndarray
     theta: np.ndarray = field(repr=False)
+    drop_last: bool = False
 
     @property
     def epochs(self):
@@ -538,7 +664,7 @@ class Run:
 
     @property
     def updates_per_epoch(self):
-        return math.ceil(self.n / self.batch_size)
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
     def updates_to(self, target):
         """First update count k with losses[k] ≤ target, or None."""
@@ -564,7 +690,7 @@ class Run:
 
 
 def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=None, schedule=None,
-                      stop_below=None):
+                      stop_below=None, replace=False, drop_last=False):
     r"""Mini-batch SGD on the mean squared error of a linear model, with NumPy as on the slide.
 
     Every epoch visits the rows in a fresh shuffled order (`data.batches` with
@@ -574,7 +700,12 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
     for the first update) overrides the constant `lr`. Time is measured with
     `time.perf_counter` around drawing each batch and updating (the loss
     recorded after each update is not timed). With `stop_below`, the run ends
-    at the first update whose loss is at or below it. Returns a `Run`.
+    at the first update whose loss is at or below it. With `replace=True` each
+    batch is B rows drawn at random WITH replacement (the textbook model of SGD:
+    every update independent of the others), ⌈n/B⌉ of them per epoch, instead
+    of a shuffled pass that uses every row exactly once. With `drop_last`, a
+    shuffled epoch skips its last, smaller batch (n mod B rows): a batch of a
+    single row at a step size tuned for B rows can overshoot badly. Returns a `Run`.
     """
     from .data import batches
     Z, y = _design(x, y)
@@ -598,7 +729,11 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
         for _ in range(epochs):
             if stop_below is not None and losses[-1] <= stop_below:
                 break
-            epoch = batches(Z, y, batch_size, rng=rng)
+            if replace:
+                picks = (rng.integers(0, n, batch_size) for _ in range(math.ceil(n / batch_size)))
+                epoch = ((Z[i], y[i]) for i in picks)
+            else:
+                epoch = batches(Z, y, batch_size, rng=rng, drop_last=drop_last)
             while True:
                 eta = lr if schedule is None else float(schedule(t))
                 start = time.perf_counter()            # timed: drawing the batch and the update
@@ -614,7 +749,8 @@ def least_squares_sgd(x, y, *, batch_size, lr=None, epochs=10, seed=0, theta0=No
                 lrs.append(eta)
                 if stop_below is not None and losses[-1] <= stop_below:
                     break
-    return Run(batch_size, n, np.array(losses), np.array(seconds), np.array(samples), np.array(lrs), theta)
+    return Run(batch_size, n, np.array(losses), np.array(seconds), np.array(samples), np.array(lrs), theta,
+               drop_last and not replace)
 
 
 def gradient_spread(x, y, theta, batch_sizes, *, draws=400, seed=0):
@@ -648,10 +784,11 @@ def gradient_spread(x, y, theta, batch_sizes, *, draws=400, seed=0):
                  title=f"mini-batch gradient spread around the full gradient (σ² = {sigma2:.3g}, n = {n})")
 
 
-def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=3):
+def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=3, drop_last=False):
     """Batch size -> cost of reaching a target training loss, measured.
 
-    For each B, runs `least_squares_sgd` (same lr, same seed) and records
+    For each B, runs `least_squares_sgd` (same seed; `lr` is one float for every
+    B, or a mapping batch size -> lr, e.g. `lr_per_batch_size`'s tuned ones) and records
     ``updates`` (to reach `target`), ``epochs`` (passes over the data by then),
     ``seconds`` (training time by then: the best of `repeats` identical runs, so
     that a busy machine disturbs it less), ``seconds_per_epoch`` (over the whole
@@ -659,22 +796,28 @@ def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=
     was HIGHER than before: 0 for batch GD with η < 2/L), ``final_loss`` (mean
     loss over the last epoch), ``noise`` (its jitter, `Run.noise`) and ``reached``.
     None when the target is not reached in `epochs`. The runs are kept in
-    `table.runs` (batch size -> Run) for plotting.
+    `table.runs` (batch size -> Run) for plotting. `drop_last` as in `least_squares_sgd`.
     """
     Z, y = _design(x, y)
     sizes = _check_sizes("batch_sizes", batch_sizes, len(Z))
     target = _check_number("target", target)
     repeats = _check_int("repeats", repeats)
     x = Z[:, :-1]
+    per_size = dict(lr) if isinstance(lr, dict) else {B: lr for B in sizes}
+    missing = [B for B in sizes if B not in per_size]
+    if missing:
+        raise ValueError(f"lr has no learning rate for batch size(s) {missing}; give one float "
+                         f"or a dict with every batch size in {sizes}")
     rows, runs = [], {}
     for B in sizes:
-        run = least_squares_sgd(x, y, batch_size=B, lr=lr, epochs=epochs, seed=seed)
+        eta = _check_number("lr", per_size[B], 0, low_open=True)
+        run = least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed, drop_last=drop_last)
         k = run.updates_to(target)
         # the same run again, stopped at the target: the best time is the least disturbed one
-        retimed = [least_squares_sgd(x, y, batch_size=B, lr=lr, epochs=epochs, seed=seed,
-                                     stop_below=target).seconds[-1] for _ in range(repeats - 1)]
+        retimed = [least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed,
+                                     stop_below=target, drop_last=drop_last).seconds[-1] for _ in range(repeats - 1)]
         last = run.last_epoch()
-        rows.append({"batch_size": B, "updates": k,
+        rows.append({"batch_size": B, "lr": eta, "updates": k,
                      "epochs": None if k is None else float(run.epochs[k]),
                      "seconds": None if k is None else min([run.seconds[k], *retimed]),
                      "seconds_per_epoch": run.seconds[-1] / run.epochs[-1],
@@ -682,17 +825,87 @@ def minibatch_runs(x, y, batch_sizes, *, lr, target, epochs=20, seed=0, repeats=
                      "final_loss": float(last.mean()), "noise": run.noise(),
                      "reached": k is not None})
         runs[B] = run
-    table = Table(rows, {"batch_size": "B", "updates": "updates to target", "epochs": "epochs to target",
+    table = Table(rows, {"batch_size": "B", "lr": "η", "updates": "updates to target",
+                         "epochs": "epochs to target",
                          "seconds": "seconds to target", "seconds_per_epoch": "seconds per epoch",
                          "uphill": "updates that raised the loss",
                          "final_loss": "final loss (last-epoch mean)",
                          "noise": "noise (last epoch)", "reached": "reached?"},
-                  title=f"mini-batch SGD, lr = {lr:g}, target loss {target:.4g}")
+                  title=f"mini-batch SGD, target loss {target:.4g}")
     table.runs = runs
     return table
 
 
-def noise_ball(x, y, lrs, *, batch_size=1, epochs=20, seed=0, last_epochs=5, theta0=None):
+def lr_per_batch_size(x, y, batch_sizes, lrs, *, target, epochs=20, seed=0, drop_last=False):
+    r"""The learning rate from the grid `lrs` that reaches `target` in the fewest updates, per B.
+
+    Each (B, η) runs `least_squares_sgd` (same seed) until the training loss is
+    at most `target`. Rows: ``batch_size``, ``lr`` (the best; ties go to the
+    smaller η), ``updates`` and ``epochs`` to the target with it, and
+    ``lr_per_B`` = η/B. The linear-scaling rule says the best η grows ∝ B while
+    the gradient noise (∝ 1/B) limits the step, and stops growing once the
+    curvature does (η < 2/L for the full-batch gradient). Rows where no η of the
+    grid reaches the target hold None. `drop_last` as in `least_squares_sgd`.
+    """
+    Z, y = _design(x, y)
+    x = Z[:, :-1]
+    sizes = _check_sizes("batch_sizes", batch_sizes, len(Z))
+    lrs = sorted(_check_number("lrs", lr, 0, low_open=True) for lr in lrs)
+    if not lrs:
+        raise ValueError("lrs must hold at least one learning rate")
+    target = _check_number("target", target)
+    rows = []
+    for B in sizes:
+        best = None
+        for eta in lrs:
+            run = least_squares_sgd(x, y, batch_size=B, lr=eta, epochs=epochs, seed=seed,
+                                    stop_below=target, drop_last=drop_last)
+            k = run.updates_to(target)
+            if k is not None and (best is None or k < best[1]):
+                best = (eta, k, float(run.epochs[k]))
+        eta, k, ep = best if best else (None, None, None)
+        rows.append({"batch_size": B, "lr": eta, "updates": k, "epochs": ep,
+                     "lr_per_B": None if eta is None else eta / B})
+    return Table(rows, {"batch_size": "B", "lr": "best η", "updates": "updates to target",
+                        "epochs": "epochs to target", "lr_per_B": "η / B"},
+                 title=f"η tuned per batch size on {len(lrs)} values, target loss {target:.4g}")
+
+
+def stationary_excess(x, y, lr, *, batch_size=1):
+    r"""SGD's noise ball in theory: the stationary $\mathbb E[\mathcal L(θ) − \mathcal L^*]$ with replacement.
+
+    With batches of B rows drawn independently (with replacement), the error
+    $e = θ − θ^*$ follows $e ← (I − ηH_B)e − η g_B(θ^*)$, $H_B$ the batch's
+    Hessian and $g_B(θ^*)$ its gradient at the optimum (zero mean, covariance
+    $Σ/B$, $Σ = rac1n\sum_i g_i g_i^	op$). Its covariance P is then stationary when
+    $P = \mathbb E[(I − ηH_B) P (I − ηH_B)] + η^2 Σ/B$, a linear system for P
+    (the noise is multiplicative: $H_B$ is random too). Returns
+    ``(excess, rho)``: excess $= 	frac12 \operatorname{tr}(HP)$, ≈ ηtr(Σ)/(4B) for small η,
+    and rho the spectral radius of the map P ↦ 𝔼[(I − ηH_B)P(I − ηH_B)]: the
+    mean-square stability of SGD, which needs rho < 1 (excess is inf otherwise).
+    """
+    Z, y = _design(x, y)
+    n, d = Z.shape
+    B = _check_sizes("batch_size", [batch_size], n)[0]
+    lr = _check_number("lr", lr, 0, low_open=True)
+    theta_star = np.linalg.lstsq(Z, y, rcond=None)[0]
+    H = 2.0 / n * Z.T @ Z
+    g = 2.0 * (Z @ theta_star - y)[:, None] * Z                      # per-row gradients at θ*
+    sigma = g.T @ g / n
+    rows_kron = np.einsum("ni,nj->nij", Z, Z).reshape(n, d * d)        # z ⊗ z per row
+    HH_row = 4.0 / n * rows_kron.T @ rows_kron                         # E[H_i ⊗ H_i]
+    HH = HH_row / B + (1 - 1 / B) * np.kron(H, H)                      # E[H_B ⊗ H_B]
+    eye = np.eye(d)
+    M = np.eye(d * d) - lr * (np.kron(H, eye) + np.kron(eye, H)) + lr**2 * HH
+    rho = float(np.max(np.abs(np.linalg.eigvals(M))))
+    if rho >= 1:
+        return math.inf, rho
+    P = np.linalg.solve(np.eye(d * d) - M, lr**2 * (sigma / B).ravel()).reshape(d, d)
+    return float(0.5 * np.trace(H @ P)), rho
+
+
+def noise_ball(x, y, lrs, *, batch_size=1, epochs=20, seed=0, last_epochs=5, theta0=None,
+               replace=False):
     r"""SGD with a constant step hovers above the minimum; how high, by learning rate.
 
     For each η, runs `least_squares_sgd` and reports ``excess``: the mean of
@@ -701,7 +914,12 @@ def noise_ball(x, y, lrs, *, batch_size=1, epochs=20, seed=0, last_epochs=5, the
     run starts at `theta0`, by default AT the minimiser θ*, so what is measured
     is the noise alone, not what is left of the descent: the gradient noise
     kicks the iterate out of the minimum, and a step η kicks it about η far.
-    ``excess_per_lr`` shows how close to proportional the growth is. The runs
+    ``excess_per_lr`` shows how close to proportional the growth is, and
+    ``theory`` is `stationary_excess` (sampling with replacement). `replace`
+    chooses how batches are drawn (see `least_squares_sgd`): shuffled epochs,
+    the default and what data loaders do, cancel part of the noise within each
+    epoch (every row's gradient at θ* is used once, and they sum to zero), so
+    at small η they hover lower than the theory, ∝ η² rather than ∝ η. The runs
     are kept in `table.runs` (lr -> Run).
     """
     from . import linear
@@ -716,11 +934,15 @@ def noise_ball(x, y, lrs, *, batch_size=1, epochs=20, seed=0, last_epochs=5, the
     rows, runs = [], {}
     for lr in lrs:
         run = least_squares_sgd(x, y, batch_size=batch_size, lr=lr, epochs=epochs, seed=seed,
-                                theta0=theta_star if theta0 is None else theta0)
+                                theta0=theta_star if theta0 is None else theta0, replace=replace)
         tail = run.losses[-last_epochs * run.updates_per_epoch:] - optimum
-        rows.append({"lr": float(lr), "excess": float(tail.mean()), "excess_per_lr": float(tail.mean() / lr)})
+        theory = stationary_excess(x, y, lr, batch_size=batch_size)[0]
+        rows.append({"lr": float(lr), "excess": float(tail.mean()), "excess_per_lr": float(tail.mean() / lr),
+                     "theory": theory})
         runs[float(lr)] = run
-    table = Table(rows, {"lr": "η", "excess": "mean L − L* (last epochs)", "excess_per_lr": "excess / η"},
-                  title=f"constant-step SGD (B = {batch_size}): the noise ball")
+    drawn = "with replacement" if replace else "shuffled epochs"
+    table = Table(rows, {"lr": "η", "excess": "mean ℒ − ℒ* (last epochs)", "excess_per_lr": "excess / η",
+                         "theory": "theory, with replacement"},
+                  title=f"constant-step SGD (B = {batch_size}, {drawn}): the noise ball")
     table.runs = runs
     return table

@@ -246,6 +246,30 @@ class DoubleWell(Landscape):
         return (4 * x * (x * x - 1) + self.tilt)[None]
 
 
+class SaddleWells(Landscape):
+    r"""f(x, y) = x² − y² + y⁴/4: a saddle at the origin between two wells.
+
+    ∇f = (2x, −2y + y³). The Hessian at the origin is diag(2, −2): a saddle, and
+    the x-axis is its stable manifold (a start with y = 0 keeps y = 0 under any
+    gradient method, because ∂f/∂y = 0 there). The quartic term bounds f below:
+    the minima are (0, ±√2) with f = −1, so an escape has somewhere to go.
+    """
+
+    def __init__(self):
+        root2 = float(np.sqrt(2.0))
+        super().__init__("saddle_wells", 2, r"f(x, y) = x^2 - y^2 + \frac{1}{4}\,y^4",
+                         [(-2.0, 2.0), (-2.2, 2.2)], [(0.0, root2), (0.0, -root2)],
+                         saddle_points=[(0.0, 0.0)])
+
+    def _value(self, p):
+        x, y = p
+        return x**2 - y**2 + 0.25 * y**4
+
+    def _grad(self, p):
+        x, y = p
+        return [2 * x, -2 * y + y**3]
+
+
 def _registry():
     quadratic = Quadratic([[2.0]], name="quadratic", formula=r"f(x) = x^2", bounds=[(-3, 3)])
     # κ = 50: GD with a step of 1/L crawls along x (it shrinks by 1 − 1/κ = 0.98 per
@@ -255,7 +279,7 @@ def _registry():
     saddle = Quadratic(np.diag([2.0, -2.0]), name="saddle", formula=r"f(x, y) = x^2 - y^2",
                        bounds=[(-2, 2), (-2, 2)])
     items = [quadratic, ill, Rosenbrock(), Beale(), Himmelblau(), saddle, Rastrigin(),
-             DoubleWell()]
+             DoubleWell(), SaddleWells()]
     return Registry("landscape", {f.name: f for f in items})
 
 

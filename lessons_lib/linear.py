@@ -4,26 +4,30 @@ A linear model predicts ŷᵢ = wᵀxᵢ + b. Its parameters are one vector
 θ = (w₁, …, w_d, b), the bias last; with the design matrix Z = [X, 1] (a column
 of ones appended) the predictions are Zθ and the mean squared error is
 
-    L(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)² = (1/n) ‖Zθ − y‖²
-    ∇L(θ) = (2/n) Zᵀ(Zθ − y)
-    ∇²L = H = (2/n) ZᵀZ                      (the same at every θ)
+    ℒ(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)² = (1/n) ‖Zθ − y‖²
+    ∇ℒ(θ) = (2/n) Zᵀ(Zθ − y)
+    ∇²ℒ = H = (2/n) ZᵀZ                      (the same at every θ)
 
-So L is a quadratic, ½θᵀHθ − (2/n)(Zᵀy)ᵀθ + yᵀy/n, and convex: every point
-with ∇L = 0 is a global minimum. Setting the gradient to zero gives the normal
+(ℒ for the loss; the lessons keep L for the largest curvature λ_max(H).)
+So ℒ is a quadratic, ½θᵀHθ − (2/n)(Zᵀy)ᵀθ + yᵀy/n, and convex: every point
+with ∇ℒ = 0 is a global minimum. Setting the gradient to zero gives the normal
 equations ZᵀZθ = Zᵀy (`closed_form` solves them with `np.linalg.lstsq`, which
-is stabler than inverting ZᵀZ). Gradient descent θ ← θ − α∇L converges for
+is stabler than inverting ZᵀZ). Gradient descent θ ← θ − α∇ℒ converges for
 every start exactly when 0 < α < 2/λ_max(H) (`max_stable_lr`).
 
 `x` is an array of shape (n,) (one feature) or (n, d); `y` has shape (n,) or
 (n, 1), as `lessons_lib.data.toy_regression()` returns it. Everything is
 computed in float64.
+
+Centring the features (`standardize`) removes the coupling between w and b that
+makes the valley narrow: with x̄ = 0 the Hessian is block-diagonal, diag(2 Cov(x), 2).
 """
 import numpy as np
 
 from .landscapes import Quadratic
 
-FORMULA_1D = r"L(w, b) = \frac{1}{n}\sum_{i=1}^{n} (w\,x_i + b - y_i)^2"
-FORMULA = r"L(\mathbf{w}, b) = \frac{1}{n}\sum_{i=1}^{n} (\mathbf{w}^\top \mathbf{x}_i + b - y_i)^2"
+FORMULA_1D = r"\mathcal{L}(w, b) = \frac{1}{n}\sum_{i=1}^{n} (w\,x_i + b - y_i)^2"
+FORMULA = r"\mathcal{L}(\mathbf{w}, b) = \frac{1}{n}\sum_{i=1}^{n} (\mathbf{w}^\top \mathbf{x}_i + b - y_i)^2"
 
 
 def _features(x):
@@ -66,14 +70,14 @@ def design_matrix(x):
 
 
 def mse(params, x, y):
-    """L(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)², with params θ = (w₁, …, w_d, b)."""
+    """ℒ(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)², with params θ = (w₁, …, w_d, b)."""
     x, y = checked_data(x, y)
     residual = design_matrix(x) @ _params(params, x.shape[1]) - y
     return float(np.mean(residual**2))
 
 
 def mse_grad(params, x, y):
-    """∇L(θ) = (2/n) Zᵀ(Zθ − y), i.e. ∂L/∂w = (2/n) Σ rᵢ xᵢ and ∂L/∂b = (2/n) Σ rᵢ
+    """∇ℒ(θ) = (2/n) Zᵀ(Zθ − y), i.e. ∂ℒ/∂w = (2/n) Σ rᵢ xᵢ and ∂ℒ/∂b = (2/n) Σ rᵢ
     with the residuals rᵢ = wᵀxᵢ + b − yᵢ. Shape (d + 1,), bias last."""
     x, y = checked_data(x, y)
     Z = design_matrix(x)
@@ -81,8 +85,28 @@ def mse_grad(params, x, y):
     return 2.0 / len(y) * (Z.T @ residual)
 
 
+def standardize(x, *, scale=True):
+    """The features centred, x − mean(x), and with `scale` also divided by their std.
+
+    Column by column, with the statistics of `x` itself (for new data, reuse
+    the training set's). A constant column cannot be scaled: ValueError.
+    Centring makes ZᵀZ block-diagonal (Σ(xᵢ − x̄) = 0 decouples w from b), so
+    the Hessian's condition number becomes that of diag(Cov(x), 1); scaling to
+    std 1 as well makes it the condition number of the correlation matrix.
+    """
+    x = _features(x)
+    centred = x - x.mean(axis=0)
+    if not scale:
+        return centred
+    std = x.std(axis=0)
+    if np.any(std == 0):
+        raise ValueError(f"x has constant column(s) {np.flatnonzero(std == 0).tolist()}: they "
+                         f"cannot be scaled to std 1; drop them or pass scale=False")
+    return centred / std
+
+
 def hessian(x):
-    """H = ∇²L = (2/n) ZᵀZ, shape (d + 1, d + 1): it does not depend on θ or y."""
+    """H = ∇²ℒ = (2/n) ZᵀZ, shape (d + 1, d + 1): it does not depend on θ or y."""
     Z = design_matrix(x)
     return 2.0 / len(Z) * (Z.T @ Z)
 

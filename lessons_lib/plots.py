@@ -161,15 +161,23 @@ def schedule(schedules, total_steps=None, *, ax=None, log=False, xlabel="step",
 
 
 def animate(landscape, trajectories, *, interval=80, frames=None, levels=30, log_levels=None,
-            title=None, bounds=None, aspect="equal"):
+            title=None, bounds=None, aspect="equal", figsize=(6, 4.5)):
     """Trajectories moving over the contour of a 2-D landscape, one frame per few steps.
 
     Long trajectories are subsampled to `frames` frames (default
     min(steps + 1, 60), at most 100) so the animation renders fast on a laptop CPU.
     The figure is closed so that Jupyter does not also show it as a still image;
     show the animation with `IPython.display.HTML(anim.to_jshtml())`.
+    `figsize` (inches, at 80 dpi) should follow the shape of `bounds`: a wide,
+    flat region in a 4:3 frame with aspect="equal" leaves most of it empty.
     """
     _require_dim(landscape, 2, "animate", "use plots.curve for a 1-D landscape")
+    try:
+        width, height = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        width = height = float("nan")
+    if not (0 < width <= 20 and 0 < height <= 20):
+        raise ValueError(f"figsize must be (width, height) in inches, each in (0, 20]; got {figsize!r}")
     paths = _trajectories(trajectories, 2)
     if not paths:
         raise ValueError("trajectories must hold at least one trajectory to animate; got none")
@@ -181,7 +189,7 @@ def animate(landscape, trajectories, *, interval=80, frames=None, levels=30, log
     steps = np.unique(np.linspace(0, longest - 1, frames).round().astype(int))
 
     # Frame size is what makes jshtml heavy (each frame is a PNG): keep it small.
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=80, layout="constrained")
+    fig, ax = plt.subplots(figsize=(width, height), dpi=80, layout="constrained")
     _draw_landscape(ax, landscape, levels, log_levels, bounds, 200, aspect)
     moving = []
     for label, path in paths.items():

@@ -347,3 +347,120 @@ def test_noise_ball_grows_with_the_learning_rate_and_starts_at_the_minimum():
     assert table.runs[0.01].losses[0] == pytest.approx(linear.mse(theta_star, x, y))
     with pytest.raises(ValueError, match="last_epochs=11 is out of range"):
         E.noise_ball(x, y, [0.01], epochs=10, last_epochs=11)
+
+
+# ---------------------------------------------------------------- saddles, Newton, line search
+
+
+def test_saddle_escape_exact_gradients_stay_and_a_nudge_escapes_on_schedule():
+    from lessons_lib import optim
+    wells = REGISTRY["saddle_wells"]
+    gd = {"gd": optim.REGISTRY["sgd"](lr=0.1), "same gd": optim.REGISTRY["sgd"](lr=0.1),
+          "adam": optim.REGISTRY["adam"](lr=0.05)}
+    table = E.saddle_escape(wells, gd, [1.5, 0.0], noise=(0.0, 1e-3), steps=300)
+    quiet = [r for r in table if r["noise"] == 0]
+    assert all(r["escape"] is None for r in quiet)
+    assert np.all(table.paths["gd, σ = 0"][:, 1] == 0)         # never leaves the stable manifold
+    noisy = {r["optimizer"]: r["escape"] for r in table if r["noise"] > 0}
+    assert noisy["gd"] == noisy["same gd"] is not None           # the same noise for every optimizer
+    np.testing.assert_array_equal(table.paths["gd, σ = 0.001"], table.paths["same gd, σ = 0.001"])
+    assert noisy["adam"] < noisy["gd"]
+    # x² − y² from (1.5, 1e-8): x shrinks by 0.8, y grows by 1.2 per step; escape when y² − x² > 0.5
+    saddle = REGISTRY["saddle"]
+    nudged = E.saddle_escape(saddle, {"gd": gd["gd"]}, [1.5, 1e-8], steps=200)[0]["escape"]
+    k = next(k for k in range(200) if (1.2**k * 1e-8) ** 2 - (0.8**k * 1.5) ** 2 > 0.5)
+    assert nudged == k
+    with pytest.raises(ValueError, match="lists no saddle point"):
+        E.saddle_escape(REGISTRY["rosenbrock"], gd, [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"noise=-1 is out of range"):
+        E.saddle_escape(wells, gd, [1.5, 0.0], noise=(-1,))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_newton_solves_a_quadratic_in_one_step_and_jacobi_a_diagonal_one(seed):
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(4, 4))
+    q = Quadratic(M @ M.T + 0.1 * np.eye(4), rng.normal(size=4))
+    x0 = rng.normal(size=4)
+    newton = E.descent(q, x0, 3, direction="newton", line_search=False)
+    np.testing.assert_allclose(newton[1], q.minima[0], atol=1e-8)
+    diagonal = Quadratic(np.diag([1.0, 30.0, 900.0]), [1.0, 2.0, 3.0])
+    jacobi = E.descent(diagonal, [5.0, 5.0, 5.0], 1, direction="diagonal")
+    np.testing.assert_allclose(jacobi[1], diagonal.minima[0], atol=1e-9)
+
+
+def test_descent_without_line_search_is_gradient_descent_and_armijo_only_goes_down():
+    from lessons_lib import optim
+    rosen = REGISTRY["rosenbrock"]
+    plain = E.descent(rosen, [-1.5, 2.0], 50, direction="gradient", line_search=False, lr=1e-3)
+    np.testing.assert_allclose(plain, optim.minimize(optim.REGISTRY["sgd"](lr=1e-3), rosen,
+                                                     [-1.5, 2.0], 50), rtol=1e-12)
+    for direction in ("gradient", "diagonal", "newton"):
+        path = E.descent(rosen, [-1.5, 2.0], 40, direction=direction)
+        values = rosen.value(path.T)
+        assert np.all(np.diff(values) < 0), direction               # sufficient decrease
+    newton = E.descent(rosen, [-1.5, 2.0], 40, direction="newton")
+    np.testing.assert_allclose(newton[-1], [1.0, 1.0], atol=1e-8)
+    with pytest.raises(ValueError, match="direction='adam' is not known"):
+        E.descent(rosen, [0.0, 0.0], 1, direction="adam")
+    with pytest.raises(ValueError, match=r"shrink=1 is out of range"):
+        E.descent(rosen, [0.0, 0.0], 1, shrink=1)
+
+
+def test_descent_table_counts_steps_per_method():
+    table = E.descent_table(ILL, [-8.0, 2.0], lr=2 / 51, steps=2000)
+    steps = {r["method"]: r["steps"] for r in table}
+    assert steps["Newton (t = 1, no search)"] == steps["Newton + Armijo"] == 1
+    assert steps["diagonal (Jacobi) + Armijo"] == 1
+    assert steps["gradient descent (fixed η)"] == E.lr_table(ILL, [-8.0, 2.0], [2 / 51], tol=1e-10,
+                                                             max_steps=2000)[0]["steps"]
+    assert set(table.paths) == set(steps)
+
+
+# ---------------------------------------------------------------- batch size, noise ball theory
+
+
+def test_with_replacement_batches_are_independent_draws_and_drop_last_skips_the_rest():
+    x, y = regression(n=50)
+    run = E.least_squares_sgd(x, y, batch_size=4, lr=0.02, epochs=2, seed=3, replace=True)
+    rng, theta = np.random.default_rng(3), np.zeros(x.shape[1] + 1)
+    for _ in range(2 * 13):
+        i = rng.integers(0, 50, 4)
+        theta = theta - 0.02 * linear.mse_grad(theta, x[i], y[i])
+    np.testing.assert_allclose(run.theta, theta, rtol=1e-12)
+    assert run.samples[-1] == 2 * 13 * 4
+    dropped = E.least_squares_sgd(x, y, batch_size=4, lr=0.02, epochs=2, drop_last=True)
+    assert dropped.updates_per_epoch == 12 and len(dropped.losses) == 25
+    assert dropped.samples[-1] == 96 and len(dropped.epoch_losses()) == 3
+
+
+def test_stationary_excess_is_eta_trace_sigma_over_4b_for_small_steps_and_matches_sgd():
+    x, y = regression(n=200)
+    Z = linear.design_matrix(x)
+    g = 2 * (Z @ linear.closed_form(x, y) - y)[:, None] * Z
+    trace = np.trace(g.T @ g / len(y))
+    for B in (1, 4):
+        excess, rho = E.stationary_excess(x, y, 1e-5, batch_size=B)
+        assert excess == pytest.approx(1e-5 * trace / (4 * B), rel=1e-3) and rho < 1
+    ball = E.noise_ball(x, y, [0.005, 0.02], epochs=60, last_epochs=50, replace=True)
+    np.testing.assert_allclose(ball.column("excess"), ball.column("theory"), rtol=0.15)
+    excess, rho = E.stationary_excess(x, y, 5.0)               # past mean-square stability
+    assert excess == math.inf and rho > 1
+
+
+def test_lr_per_batch_size_keeps_the_fastest_eta_of_the_grid():
+    x, y = regression(n=200)
+    target = 1.1 * linear.mse(linear.closed_form(x, y), x, y)
+    grid = [0.005, 0.01, 0.02, 0.04, 0.08, 0.16]
+    table = E.lr_per_batch_size(x, y, [1, 8, 200], grid, target=target, epochs=10)
+    for row in table:
+        counts = [E.least_squares_sgd(x, y, batch_size=row["batch_size"], lr=lr, epochs=10,
+                                      stop_below=target).updates_to(target) for lr in grid]
+        best = min(c for c in counts if c is not None)
+        assert row["updates"] == best and row["lr"] == grid[counts.index(best)]
+    assert table[0]["lr"] <= table[1]["lr"] <= table[2]["lr"]
+    runs = E.minibatch_runs(x, y, [1, 200], lr={1: 0.01, 200: 0.16}, target=target,
+                            epochs=5, repeats=1)
+    assert runs.column("lr").tolist() == [0.01, 0.16]
+    with pytest.raises(ValueError, match=r"lr has no learning rate for batch size\(s\) \[200\]"):
+        E.minibatch_runs(x, y, [1, 200], lr={1: 0.01}, target=target)

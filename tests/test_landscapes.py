@@ -27,6 +27,7 @@ TORCH = {
     "himmelblau": lambda p: (p[0] ** 2 + p[1] - 11) ** 2 + (p[0] + p[1] ** 2 - 7) ** 2,
     "saddle": lambda p: p[0] ** 2 - p[1] ** 2,
     "rastrigin": lambda p: 10 * 2 + torch.sum(p**2 - 10 * torch.cos(2 * math.pi * p)),
+    "saddle_wells": lambda p: p[0] ** 2 - p[1] ** 2 + p[1] ** 4 / 4,
 }
 NAMES = sorted(TORCH)
 
@@ -120,6 +121,19 @@ def test_saddle_has_no_minimum_and_a_saddle_point_at_the_origin():
     np.testing.assert_array_equal(s, [0.0, 0.0])
     np.testing.assert_array_equal(f.grad(s), [0.0, 0.0])
     assert f.value(s + [1e-3, 0]) > f.value(s) > f.value(s + [0, 1e-3])
+
+
+def test_saddle_wells_has_a_saddle_between_two_wells_and_a_stable_manifold():
+    f = REGISTRY["saddle_wells"]
+    for m in f.minima:
+        np.testing.assert_allclose(f.grad(m), 0, atol=1e-15)
+        assert f.value(m) == pytest.approx(-1.0, abs=1e-15)
+    [s] = f.saddle_points
+    assert f.value(s) == 0 and not np.any(f.grad(s))
+    assert f.value(s + [1e-3, 0]) > 0 > f.value(s + [0, 1e-3])
+    # on the x-axis the gradient has no y component: exact descent never leaves it
+    for x in np.linspace(-2, 2, 9):
+        assert f.grad([x, 0.0])[1] == 0
 
 
 def test_ill_conditioned_lipschitz_constant_is_the_largest_hessian_eigenvalue():

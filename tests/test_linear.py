@@ -183,3 +183,24 @@ def test_singular_problem_has_the_minimum_norm_solution_and_no_unique_minimum():
 def test_bad_input_raises_a_value_error_naming_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_standardize_centres_and_scales_each_column_and_rounds_the_toy_valley():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, [1.0, 5.0], size=(50, 2))
+    centred, scaled = linear.standardize(x, scale=False), linear.standardize(x)
+    np.testing.assert_allclose(centred.mean(axis=0), 0, atol=1e-13)
+    np.testing.assert_allclose(centred, x - x.mean(axis=0))
+    np.testing.assert_allclose(scaled.std(axis=0), 1, rtol=1e-13)
+    # centred: ZᵀZ is block-diagonal, H = diag(2 Cov(x), 2)
+    H = linear.hessian(centred)
+    np.testing.assert_allclose(H[:2, 2], 0, atol=1e-13)
+    np.testing.assert_allclose(H[:2, :2], 2 * np.cov(x.T, bias=True), rtol=1e-12)
+    # the toy data: κ 55.8 -> 1.25 (Var x = 1.25) -> 1
+    toy, _ = data.toy_regression(dtype=np.float64)
+    kappa = lambda v: np.linalg.cond(linear.hessian(v))
+    assert kappa(toy) == pytest.approx(55.782, abs=1e-3)
+    assert kappa(linear.standardize(toy, scale=False)) == pytest.approx(1.25)
+    assert kappa(linear.standardize(toy)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"constant column\(s\) \[1\]"):
+        linear.standardize(np.column_stack([x[:, 0], np.ones(50)]))

@@ -259,6 +259,8 @@ def test_animate_subsamples_long_trajectories_to_a_bounded_frame_count():
     ({"frames": 0}, r"frames must be an int from 1 to 100; got 0"),
     ({"trajectories": {}}, r"trajectories must hold at least one trajectory"),
     ({"trajectories": np.zeros((4, 1))}, r"trajectories\['trajectory'\] must have shape \(steps \+ 1, 2\)"),
+    ({"figsize": (0, 3)}, r"figsize must be \(width, height\) in inches, each in \(0, 20\]; got \(0, 3\)"),
+    ({"figsize": 5}, r"figsize must be \(width, height\)"),
 ])
 def test_animate_rejects_bad_input(kwargs, match):
     kwargs = {"trajectories": np.zeros((4, 2)), **kwargs}
@@ -463,3 +465,8 @@ def test_the_animation_player_image_has_alt_text():
     anim = plots.animate(REGISTRY["rosenbrock"], {"sgd": np.zeros((5, 2))}, frames=2)
     html = anim.to_jshtml()
     assert '<img alt="Animation. Figure: rosenbrock' in html and html.count("<img ") == 1
+
+
+def test_animate_figsize_sets_the_frame_in_inches_at_80_dpi():
+    anim = plots.animate(ROSENBROCK, np.zeros((4, 2)), figsize=(7, 3.2))
+    assert tuple(anim._fig.get_size_inches()) == (7, 3.2) and anim._fig.dpi == 80
