@@ -675,3 +675,35 @@ def seeded_runs(runs, keys=("train_loss", "val_loss"), *, x=None, title=None, lo
     if title:
         fig.suptitle(title)
     return fig
+
+
+def lookahead_diagram(landscape, x, v, lr, beta, *, ax=None, title=None, bounds=None):
+    """One step of the heavy ball and of Nesterov from the same point x and velocity v.
+
+    Heavy ball: x + βv − η∇f(x) (the gradient where the ball *is*). Nesterov:
+    x + βv − η∇f(x + βv) (the gradient where momentum is about to carry it). Arrows:
+    the momentum βv, each gradient step, and the two resulting points.
+    """
+    x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
+    ahead = x + beta * v
+    steps = {"heavy ball: −η∇f(x)": (ahead, -lr * landscape.grad(x), "tab:blue"),
+             "Nesterov: −η∇f(x + βv)": (ahead, -lr * landscape.grad(ahead), "tab:orange")}
+    points = [x, ahead] + [start + d for start, d, _ in steps.values()]
+    if bounds is None:
+        low, high = np.min(points, axis=0), np.max(points, axis=0)
+        pad = 0.25 * np.maximum(high - low, 1e-3)
+        bounds = list(zip(low - pad, high + pad))
+    fig, ax = _axes(ax)
+    _draw_landscape(ax, landscape, 20, None, bounds, 200, "auto")
+
+    def arrow(start, delta, color, label):
+        ax.annotate("", start + delta, start, arrowprops=dict(arrowstyle="-|>", color=color,
+                                                               lw=2))
+        ax.plot([], [], color=color, lw=2, label=label)
+    arrow(x, beta * v, "black", "momentum βv")
+    for label, (start, delta, color) in steps.items():
+        arrow(start, delta, color, label)
+    ax.plot(*x, "ko", ms=6)
+    ax.plot(*ahead, "o", color="tab:orange", mfc="white", ms=7, label="look-ahead x + βv")
+    _finish(ax, title, outside=True)
+    return fig
