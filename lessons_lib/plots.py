@@ -643,7 +643,8 @@ def rate_map(lrs, betas, rates, *, curves=None, ax=None, title=None):
     for label, (x, y) in (curves or {}).items():
         ax.plot(x, y, lw=2, label=label)
     row, col = np.unravel_index(np.nanargmin(rates), rates.shape)
-    ax.plot(lrs[col], betas[row], "w*", ms=14, label=f"fastest: rate {rates[row, col]:.3f}")
+    ax.plot(lrs[col], betas[row], "w*", ms=14, mec="black",
+            label=f"fastest: rate {rates[row, col]:.3f}")
     ax.set(xlabel="learning rate η", ylabel="momentum β", xlim=(lrs[0], lrs[-1]),
            ylim=(betas[0], betas[-1]))
     _finish(ax, title)
