@@ -626,3 +626,93 @@ def _keep_alt_text_on():
 
 
 _keep_alt_text_on()
+
+
+# --- lessons 04–07: maps and seeded races --------------------------------------
+
+
+def rate_map(lrs, betas, rates, *, curves=None, ax=None, title=None):
+    """A convergence-rate heatmap over a grid of learning rates × momenta.
+
+    `rates` has shape (len(betas), len(lrs)); values ≥ 1 (divergence) are drawn in
+    grey. `curves` maps a label to (lr values, β values), e.g. the critical-damping
+    curve, drawn over the map; a white star marks the grid's fastest cell.
+    """
+    lrs, betas, rates = (np.asarray(a, dtype=float) for a in (lrs, betas, rates))
+    if rates.shape != (betas.size, lrs.size):
+        raise ValueError(f"rates must have shape (len(betas), len(lrs)) = "
+                         f"{(betas.size, lrs.size)}; got {rates.shape}")
+    fig, ax = _axes(ax)
+    shown = np.ma.masked_where(~(rates < 1), rates)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.8")
+    mesh = ax.pcolormesh(lrs, betas, shown, cmap=cmap, vmin=float(np.nanmin(rates)), vmax=1.0,
+                         shading="nearest")
+    fig.colorbar(mesh, ax=ax, label="rate per step (grey: diverges)")
+    for label, (x, y) in (curves or {}).items():
+        ax.plot(x, y, lw=2, label=label)
+    row, col = np.unravel_index(np.nanargmin(rates), rates.shape)
+    ax.plot(lrs[col], betas[row], "w*", ms=14, mec="black",
+            label=f"fastest: rate {rates[row, col]:.3f}")
+    ax.set(xlabel="learning rate η", ylabel="momentum β", xlim=(lrs[0], lrs[-1]),
+           ylim=(betas[0], betas[-1]))
+    _finish(ax, title)
+    return fig
+
+
+def seeded_runs(runs, keys=("train_loss", "val_loss"), *, x=None, title=None, log=True):
+    """Mean ± one standard deviation over seeds: one panel per key, one band per run.
+
+    `runs` maps a label to {key: array of shape (seeds, epochs)}. The legend sits
+    outside the panels, so it never covers the data.
+    """
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict: label -> {key: (seeds, epochs) array}")
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys) + 2, 3.8), squeeze=False,
+                             layout="constrained")
+    for ax, key in zip(axes[0], keys):
+        for label, run in runs.items():
+            values = np.atleast_2d(np.asarray(run[key], dtype=float))
+            mean, std = values.mean(axis=0), values.std(axis=0)
+            xs = np.arange(1, mean.size + 1) if x is None else np.asarray(x)
+            line, = ax.plot(xs, mean, marker="o", ms=3, label=label)
+            ax.fill_between(xs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        if log:
+            ax.set_yscale("log")
+        ax.set(xlabel="epoch", ylabel=f"{key} (mean ± std)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def lookahead_diagram(landscape, x, v, lr, beta, *, ax=None, title=None, bounds=None):
+    """One step of the heavy ball and of Nesterov from the same point x and velocity v.
+
+    Heavy ball: x + βv − η∇f(x) (the gradient where the ball *is*). Nesterov:
+    x + βv − η∇f(x + βv) (the gradient where momentum is about to carry it). Arrows:
+    the momentum βv, each gradient step, and the two resulting points.
+    """
+    x, v = np.asarray(x, dtype=float), np.asarray(v, dtype=float)
+    ahead = x + beta * v
+    steps = {"heavy ball: −η∇f(x)": (ahead, -lr * landscape.grad(x), "tab:blue"),
+             "Nesterov: −η∇f(x + βv)": (ahead, -lr * landscape.grad(ahead), "tab:orange")}
+    points = [x, ahead] + [start + d for start, d, _ in steps.values()]
+    if bounds is None:
+        low, high = np.min(points, axis=0), np.max(points, axis=0)
+        pad = 0.25 * np.maximum(high - low, 1e-3)
+        bounds = list(zip(low - pad, high + pad))
+    fig, ax = _axes(ax)
+    _draw_landscape(ax, landscape, 20, None, bounds, 200, "auto")
+
+    def arrow(start, delta, color, label):
+        ax.annotate("", start + delta, start, arrowprops=dict(arrowstyle="-|>", color=color,
+                                                               lw=2))
+        ax.plot([], [], color=color, lw=2, label=label)
+    arrow(x, beta * v, "black", "momentum βv")
+    for label, (start, delta, color) in steps.items():
+        arrow(start, delta, color, label)
+    ax.plot(*x, "ko", ms=6)
+    ax.plot(*ahead, "o", color="tab:orange", mfc="white", ms=7, label="look-ahead x + βv")
+    _finish(ax, title, outside=True)
+    return fig
