@@ -141,8 +141,8 @@ def test_activation_checkpointing_keeps_fewer_activations():
     x = torch.randn(256, 64)
     plain = recompute.saved_activation_bytes(deep(), x)
     kept = recompute.saved_activation_bytes(recompute.ActivationCheckpointed(deep()), x)
-    # 24 modules keep ~2 tensors each plainly; ⌈√24⌉ = 5 segments keep their inputs
-    # and the last segment's activations.
+    # Plainly each Linear keeps its input: 13 tensors of 256×64. In ⌈√24⌉ = 5 segments
+    # (4 of 4 modules, the last of 8, which checkpoint_sequential runs plainly) 9 stay.
     assert kept < 0.75 * plain
     grads = []
     for net in (deep(), recompute.ActivationCheckpointed(deep())):
@@ -165,3 +165,97 @@ def test_bad_scale_options_are_refused_by_name(options, words):
 def test_activation_checkpointing_needs_a_sequential_model():
     with pytest.raises(ValueError, match="nn.Sequential"):
         recompute.ActivationCheckpointed(torch.nn.Linear(2, 2))
+
+
+# -- tf.distribute ------------------------------------------------------------------
+
+@pytest.mark.distributed
+@pytest.mark.keras
+def test_mirrored_strategy_over_two_logical_cpus_trains_like_one_device():
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "lessons_lib.mirrored_example"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    assert result["replicas"] == 2
+    assert result["loss_mirrored"] == pytest.approx(result["loss_single"], rel=1e-5)
+    assert result["loss_single"][-1] < 0.95 * result["loss_single"][0]      # it trained
+    assert result["max_weight_gap"] < 1e-5                                  # float32 round-off
+
+
+@pytest.mark.keras
+def test_keras_fit_refuses_a_model_built_outside_the_strategy():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from lessons_lib.harness import keras as keras_harness
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    x = np.zeros((8, 2), "float32")
+    with pytest.raises(ValueError, match="strategy.scope"):
+        keras_harness.fit(model, (x, x[:, :1]), loss="mse", optimizer="sgd", epochs=1,
+                          strategy=tf.distribute.MirroredStrategy(["/cpu:0"]), progress=False)
+    with pytest.raises(ValueError, match="strategy='mirrored'"):
+        keras_harness.fit(model, (x, x[:, :1]), loss="mse", optimizer="sgd", epochs=1,
+                          strategy="mirrored", progress=False)
+
+
+# -- Ray Tune -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local_ray():
+    psutil = pytest.importorskip("psutil")
+    from lessons_lib import tuning
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with tuning.local_ray(num_cpus=2) as ray:
+        yield ray
+    assert not ray.is_initialized()
+    leftover = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    psutil.wait_procs(leftover, timeout=10)
+    assert not [p for p in leftover if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.distributed
+def test_ray_tune_with_asha_returns_the_best_configuration(local_ray):
+    from lessons_lib import tuning
+    results = tuning.ray_search(budget=8, epochs=4, seed=0, params={"momentum": 0.9})
+    trials = tuning.ray_trials(results)
+    assert len(trials) == 8 and not results.errors
+    best = results.get_best_result().config
+    finished = [t for t in trials if t["epochs"] == 4]
+    assert best["lr"] == min(finished, key=lambda t: t["loss"])["lr"]
+    assert 1e-4 <= best["lr"] <= 10
+    assert any(t["epochs"] < 4 for t in trials)          # ASHA stopped some early
+    # The winner's loss is what the trial function gives for its config.
+    assert min(t["loss"] for t in finished) == pytest.approx(
+        tuning.train_and_validate({"lr": best["lr"], "momentum": 0.9}, epochs=4), rel=1e-12)
+
+
+@pytest.mark.distributed
+def test_optuna_and_ray_tune_agree_on_the_best_learning_rate(local_ray):
+    import optuna
+
+    from lessons_lib import tuning
+    grid = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    params = {"momentum": 0.9}
+    ray_results = tuning.ray_search(grid={"lr": grid}, epochs=3, scheduler=None, params=params)
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler({"lr": grid}))
+    study.optimize(tuning.optuna_objective({"lr": (grid[0], grid[-1], "log")}, params=params,
+                                           epochs=3), n_trials=len(grid))
+    by_ray = {t["lr"]: t["loss"] for t in tuning.ray_trials(ray_results)}
+    by_optuna = {t.params["lr"]: t.value for t in study.trials}
+    assert by_ray == pytest.approx(by_optuna, rel=1e-12)           # the same losses...
+    assert ray_results.get_best_result().config["lr"] == study.best_params["lr"]   # ...and winner
+    assert study.best_params["lr"] not in (grid[0], grid[-1])       # an interior optimum
+
+
+def test_ray_search_checks_its_arguments():
+    from lessons_lib import tuning
+    with pytest.raises(ValueError, match="scheduler='hyperband'"):
+        tuning.ray_search(budget=2, scheduler="hyperband")
+    with pytest.raises(ValueError, match="budget=None"):
+        tuning.ray_search()
