@@ -76,6 +76,24 @@ def single_process(batch, **options):
     return train(DataLoader(data, batch_size=batch, sampler=sampler), **options)
 
 
+def time_allreduce(sizes=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6), repeats=7):
+    """Median seconds of one all-reduce (sum) of n float32 values, per n."""
+    import statistics
+    import time
+
+    import torch.distributed as dist
+    rows = []
+    for n in sizes:
+        values, times = torch.ones(n), []
+        for _ in range(repeats):
+            dist.barrier()
+            start = time.perf_counter()
+            dist.all_reduce(values)
+            times.append(time.perf_counter() - start)
+        rows.append({"values": n, "bytes": 4 * n, "seconds": statistics.median(times)})
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="rank 0 saves weights and History here")
@@ -85,6 +103,8 @@ def main(argv=None):
     parser.add_argument("--accumulate", type=int, default=1)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--kill-at", type=int, default=0, help="crash when this epoch begins")
+    parser.add_argument("--time-allreduce", action="store_true",
+                        help="also time all-reduces of 10³…10⁶ float32 values")
     args = parser.parse_args(argv)
     distributed.setup()
     loader = DataLoader(problem(), batch_size=args.batch, shuffle=True,
@@ -98,9 +118,10 @@ def main(argv=None):
             file.write(str(error))
         distributed.teardown()
         raise SystemExit(3)
+    timings = time_allreduce() if args.time_allreduce else []
     if distributed.is_main():
         torch.save({"weights": net.state_dict(), "history": history.rows,
-                    "world_size": distributed.world_size()}, args.out)
+                    "world_size": distributed.world_size(), "allreduce": timings}, args.out)
     distributed.print0(f"{distributed.world_size()} ranks: final train loss "
                        f"{history.rows[-1]['train_loss']:.6f}")
     distributed.teardown()
