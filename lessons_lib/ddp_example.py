@@ -53,7 +53,7 @@ class KillAt(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def train(loader, *, epochs=4, lr=0.01, accumulate=1, checkpoint=None, kill_at=0):
+def train(loader, *, epochs=4, lr=0.1, accumulate=1, checkpoint=None, kill_at=0):
     """fit() on `loader`: Adam with a warmup + cosine schedule, seeded. Returns
     (model, History)."""
     net = model()
@@ -76,7 +76,7 @@ def single_process(batch, **options):
     return train(DataLoader(data, batch_size=batch, sampler=sampler), **options)
 
 
-def time_allreduce(sizes=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6), repeats=7):
+def time_allreduce(sizes=(10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6), repeats=5):
     """Median seconds of one all-reduce (sum) of n float32 values, per n."""
     import statistics
     import time
@@ -99,7 +99,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="rank 0 saves weights and History here")
     parser.add_argument("--batch", type=int, default=8, help="batch size per rank")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--accumulate", type=int, default=1)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--kill-at", type=int, default=0, help="crash when this epoch begins")

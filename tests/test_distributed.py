@@ -35,7 +35,7 @@ def test_two_ranks_equal_one_process_on_the_combined_batch(tmp_path):
     saved = torch.load(out)
     assert saved["world_size"] == 2
     net, history = ddp_example.single_process(16)
-    assert_same_weights(saved["weights"], net.state_dict(), atol=1e-6)
+    assert_same_weights(saved["weights"], net.state_dict(), atol=1e-5)  # weights ~1, float32
     for ddp_row, row in zip(saved["history"], history.rows, strict=True):
         assert ddp_row["train_loss"] == pytest.approx(row["train_loss"], rel=1e-6)
         assert ddp_row["lr"] == pytest.approx(row["lr"], rel=1e-12)
@@ -49,7 +49,7 @@ def test_two_ranks_accumulating_equal_one_process_on_the_combined_batch(tmp_path
     run = launch("--out", out, "--batch", 4, "--accumulate", 2)  # 2 ranks × 4 × 2 = 16
     assert run.returncode == 0, run.stderr[-3000:]
     net, _ = ddp_example.single_process(16)
-    assert_same_weights(torch.load(out)["weights"], net.state_dict(), atol=1e-6)
+    assert_same_weights(torch.load(out)["weights"], net.state_dict(), atol=1e-5)
 
 
 @pytest.mark.distributed
