@@ -3,8 +3,6 @@
 
 The `distributed` tests launch real process groups (torchrun, gloo on the CPU);
 they run everywhere, GPU or not, and are never skipped."""
-import os
-
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -79,7 +77,7 @@ def test_divergence_stops_every_rank_with_the_same_message(tmp_path):
 def test_without_torchrun_the_helpers_are_no_ops():
     loader = DataLoader(ddp_example.problem(), batch_size=8)
     module = torch.nn.Linear(2, 1)
-    assert not distributed.launched() or "WORLD_SIZE" in os.environ
+    assert not distributed.active() and distributed.setup() is None   # not under torchrun
     assert distributed.world_size() == 1 and distributed.rank() == 0 and distributed.is_main()
     assert distributed.shard(loader) is loader
     assert distributed.wrap(module, torch.device("cpu")) is module
@@ -208,7 +206,8 @@ def test_keras_fit_refuses_a_model_built_outside_the_strategy():
 
 @pytest.fixture(scope="module")
 def local_ray():
-    psutil = pytest.importorskip("psutil")
+    import psutil     # installed with ipykernel; never skip these tests
+
     from lessons_lib import tuning
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     with tuning.local_ray(num_cpus=2) as ray:

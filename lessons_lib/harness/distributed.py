@@ -50,8 +50,11 @@ def setup(timeout_s=120):
 
 
 def teardown():
-    """Leave the process group (torchrun's scripts call it at the end)."""
+    """Leave the process group (torchrun's scripts call it at the end). All
+    ranks meet first: a rank that tears its connections down while another
+    still talks over them can abort that one (seen with gloo)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

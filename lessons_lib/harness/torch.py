@@ -97,6 +97,8 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
     History and stops together on divergence. Only rank 0 shows progress and
     writes the checkpoint; every rank resumes from it. The batch size of
     `train` is per rank: N ranks of batch B train like one process of batch N·B.
+    `val` is evaluated whole on every rank (the same figure everywhere), and
+    `device` is the rank's own (cuda:LOCAL_RANK, or the CPU).
 
     A NaN or infinite loss raises `DivergenceError` at the end of the epoch,
     after putting back the weights, buffers, optimizer, scheduler and
