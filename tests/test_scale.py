@@ -1,7 +1,5 @@
 """lessons_lib.scale: lesson 14's measurements, each checked against what it
 must equal (exact counts, torch.finfo, a direct computation)."""
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -116,9 +114,12 @@ def test_random_plane_centre_is_the_model_and_directions_are_filter_normalised()
 
 
 def test_checkpointing_table_keeps_less_for_deep_models():
-    table = scale.checkpointing_table([2, 16], width=16, batch=8, repeats=1)
+    table = scale.checkpointing_table([2, 16], width=16, batch=8)
     assert table[1]["memory_ratio"] < 0.6 and table[1]["checkpointed_bytes"] > 0
-    assert math.isfinite(table[0]["time_ratio"])
+    # 16 Linears, 6 segments of 5 modules (the last, run plainly, of 7): at most the
+    # 13 Linears of the first five segments run twice (29 forwards instead of 16);
+    # torch stops a recomputation once the tensors backward needs are back, so fewer.
+    assert 1.5 <= table[1]["forwards_ratio"] <= 29 / 16
 
 
 @pytest.mark.gpu
