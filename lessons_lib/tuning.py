@@ -235,3 +235,107 @@ def seeds_needed(a, b, z=2.0):
     d = a.mean() - b.mean()
     spread = a.var(ddof=1) + b.var(ddof=1)
     return max(2, math.ceil(z ** 2 * spread / d ** 2)) if d else math.inf
+
+
+# -- Ray Tune ----------------------------------------------------------------------
+# The same trial function, run by Ray: each trial in a worker process, on this
+# machine (`local_ray`) or on every machine of a Ray cluster (`ray.init(address=
+# "auto")` before the search), with a scheduler that stops bad trials early.
+
+def _ray():
+    try:
+        import os
+        # No per-experiment banner: `verbose=0` below is the whole of Tune's output.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        import ray
+        from ray import tune
+    except ImportError as error:
+        raise ImportError("the Ray Tune search needs Ray: `pip install \"lessons_lib[scale]\"` "
+                          "(or `%pip install \"ray[tune]\"` on Colab)") from error
+    return ray, tune
+
+
+class local_ray:
+    """`with tuning.local_ray(num_cpus=2):` a Ray on this machine for the block,
+    shut down (its processes ended) afterwards. Inside an already running Ray
+    (a cluster you joined), it uses that one and leaves it running."""
+
+    def __init__(self, num_cpus=2):
+        self.num_cpus, self.started = num_cpus, False
+
+    def __enter__(self):
+        ray, _ = _ray()
+        if not ray.is_initialized():
+            ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+            self.started = True
+        return ray
+
+    def __exit__(self, *exc):
+        if self.started:
+            _ray()[0].shutdown()
+
+
+def ray_space(space=None, grid=None):
+    """Ray Tune's search space: `space` (name -> (low, high, scale), as for
+    Optuna) as tune.loguniform / tune.uniform, or `grid` (name -> values) as
+    tune.grid_search: every value once."""
+    _, tune = _ray()
+    if grid is not None:
+        return {name: tune.grid_search(list(values)) for name, values in grid.items()}
+    space = SPACE if space is None else space
+    return {name: tune.loguniform(low, high) if scale == "log" else tune.uniform(low, high)
+            for name, (low, high, scale) in space.items()}
+
+
+def ray_search(*, space=None, grid=None, budget=None, epochs=3, scheduler="asha", seed=0,
+               params=None, trial_function=train_and_validate, storage=None, **options):
+    """Run `trial_function(params, report=..., epochs=epochs, **options)` under Ray
+    Tune; returns Ray's ResultGrid (`.get_best_result().config`, `.get_dataframe()`).
+
+    space/grid: what to search (see `ray_space`); `budget` trials drawn from
+    `space` (seeded), or each grid point once. scheduler: "asha" stops a trial
+    at epochs 1, 2, 4, ... unless its loss is in the best half of the trials
+    that got that far (ASHAScheduler, reduction factor 2); None runs every
+    trial to the end. Each epoch's loss is reported to Ray as `loss`.
+    Needs a running Ray (`with tuning.local_ray():`).
+    """
+    import tempfile
+
+    ray, tune = _ray()
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import BasicVariantGenerator
+
+    if scheduler not in ("asha", None):
+        raise ValueError(f"scheduler must be 'asha' or None; got scheduler={scheduler!r}")
+    if grid is None and not (isinstance(budget, int) and budget > 0):
+        raise ValueError(f"budget must be a positive int (trials) when sampling from space; "
+                         f"got budget={budget!r}")
+    if not ray.is_initialized():
+        raise RuntimeError("no Ray is running: use `with tuning.local_ray():` (or ray.init(...)) "
+                           "around the search")
+    fixed = dict(params or {})
+
+    def trainable(config):
+        trial_function({**fixed, **config}, epochs=epochs, **options,
+                       report=lambda epoch, loss: tune.report({"loss": loss, "epoch": epoch}))
+
+    asha = ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=1,
+                         reduction_factor=2) if scheduler == "asha" else None
+    tuner = tune.Tuner(
+        trainable, param_space=ray_space(space, grid),
+        # reuse_actors: one worker process runs trial after trial (no start-up each).
+        tune_config=tune.TuneConfig(metric="loss", mode="min", scheduler=asha,
+                                    reuse_actors=True,
+                                    num_samples=1 if grid is not None else budget,
+                                    search_alg=BasicVariantGenerator(random_state=seed)),
+        run_config=tune.RunConfig(storage_path=storage or tempfile.mkdtemp(prefix="ray-tune-"),
+                                  verbose=0))
+    return tuner.fit()
+
+
+def ray_trials(results):
+    """One row per trial of a ResultGrid: its config, last loss and epochs run."""
+    return [{**result.config, "loss": result.metrics["loss"],
+             "epochs": result.metrics["training_iteration"]}
+            for result in results]

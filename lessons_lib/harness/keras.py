@@ -30,7 +30,7 @@ TEMP_MARK = ".tmp-"                     # CHECKPOINT_FILE + TEMP_MARK + ...: a s
 
 def fit(model, train, *, loss, optimizer, epochs, val=None, callbacks=(), metrics=None,
         batch_size=None, progress=True, seed=None, checkpoint=None, mixed_precision="auto",
-        **fit_kwargs) -> History:
+        strategy=None, **fit_kwargs) -> History:
     """Compile `model` and train it with `model.fit`; returns a `History`.
 
     train, val: an (x, y) tuple of arrays (then `batch_size` applies; Keras
@@ -59,6 +59,12 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, callbacks=(), metric
     mixed_precision: "auto" switches a float32 model to "mixed_float16" (float16
         compute, float32 weights, loss scaling) when a GPU is present, keeping
         the output layer in float32; False never does; True requires a GPU.
+    strategy: a `tf.distribute` strategy (e.g. `tf_distribute.mirrored()`:
+        MirroredStrategy over the visible GPUs, or over logical CPU devices).
+        Create the model inside `with strategy.scope():`; fit compiles it there.
+        `batch_size` is then the global batch: each of the N replicas computes
+        the gradient of its 1/N and the replicas' gradients are summed
+        (all-reduce), so the update is the one of the whole batch.
     fit_kwargs: passed to `model.fit` (shuffle, class_weight, ...).
 
     Before any training, `fit` checks the data: no empty or non-finite
@@ -82,7 +88,8 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, callbacks=(), metric
         use_mixed_precision(model)
     prediction = _first_prediction(model, train)  # builds the model too
     _check_targets(prediction, train, loss_name)
-    model.compile(optimizer=optimizer, loss=loss, metrics=_keras_metrics(metrics))
+    with _strategy_scope(strategy, model):
+        model.compile(optimizer=optimizer, loss=loss, metrics=_keras_metrics(metrics))
 
     ours = [cb for cb in callbacks if isinstance(cb, Callback)]
     history = History()
@@ -110,6 +117,19 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, callbacks=(), metric
               verbose={True: 2, "batches": 1, False: 0}[progress], **fit_kwargs)
     return history
 
+
+def _strategy_scope(strategy, model):
+    """The scope the model was created in (a no-op context without a strategy)."""
+    if strategy is None:
+        return contextlib.nullcontext()
+    if not hasattr(strategy, "scope") or not hasattr(strategy, "num_replicas_in_sync"):
+        raise ValueError("strategy must be a tf.distribute strategy (e.g. "
+                         f"tf.distribute.MirroredStrategy()) or None; got strategy={strategy!r}")
+    if getattr(model, "_distribute_strategy", None) is not strategy:
+        raise ValueError("the model was not created under this strategy: build it inside "
+                         "`with strategy.scope():` so that its variables are mirrored on "
+                         f"every replica (strategy={type(strategy).__name__})")
+    return strategy.scope()
 
 # -- checks before training ---------------------------------------------------------------
 

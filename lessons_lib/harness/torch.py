@@ -34,9 +34,10 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
 from lessons_lib.devices import pick_device, seed_everything
 from lessons_lib.harness import (CheckpointError, DivergenceError, checkpoint_mismatch_message,
-                                 divergence_message)
+                                 distributed, divergence_message)
 from lessons_lib.harness.callbacks import Callback, TrainState
 from lessons_lib.harness.history import History
+from lessons_lib.harness.recompute import ActivationCheckpointed
 
 SCHEDULER_INTERVALS = ("batch", "epoch")
 CHECKPOINT_FORMAT = "lessons_lib.harness.torch/2"  # 2: with the run's settings
@@ -47,7 +48,7 @@ CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_before_step", "on_batc
 def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         scheduler_interval="batch", callbacks=(), metrics=None, device="auto", amp="auto",
         clip_grad_norm=None, progress=True, seed=None, checkpoint=None,
-        check_every=None) -> History:
+        check_every=None, accumulate=1, activation_checkpointing=False) -> History:
     """Train `model` for `epochs` passes over `train`; returns a `History`.
 
     train, val: DataLoaders, or any re-iterable of (x, y) batches of torch
@@ -93,6 +94,25 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         (checked before training); a save keeps the file's permissions.
     check_every: also look for a NaN/inf loss every this many steps (one sync
         each time), to stop a diverging epoch early. Default: once per epoch.
+    accumulate: gradient accumulation. k > 1 makes one update per k batches,
+        with the gradient of the mean loss over their samples: the same update
+        as one batch k times larger (unless the model has batch norm, whose
+        statistics still come from each batch alone), in the memory of one.
+    activation_checkpointing: for an nn.Sequential model, keep only the inputs
+        of ⌈√L⌉ segments in the forward pass and recompute the rest during
+        backward (`harness.recompute`): less memory, same gradients, about one
+        more forward pass of compute. An int sets the number of segments.
+
+    Under `torchrun --nproc_per_node=N` (see `harness.distributed`), fit joins
+    the process group (gloo on the CPU, NCCL on GPUs, one GPU per rank), gives
+    each rank its share of `train` (a DistributedSampler, reshuffled every
+    epoch), wraps the model in DistributedDataParallel, and averages each
+    epoch's losses and metrics over the ranks, so every rank records the same
+    History and stops together on divergence. Only rank 0 shows progress and
+    writes the checkpoint; every rank resumes from it. The batch size of
+    `train` is per rank: N ranks of batch B train like one process of batch N·B.
+    `val` is evaluated whole on every rank (the same figure everywhere), and
+    `device` is the rank's own (cuda:LOCAL_RANK, or the CPU).
 
     A NaN or infinite loss raises `DivergenceError` at the end of the epoch,
     after putting back the weights, buffers, optimizer, scheduler and
@@ -113,12 +133,16 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
     _check_arguments(epochs=epochs, scheduler_interval=scheduler_interval, amp=amp,
                      clip_grad_norm=clip_grad_norm, progress=progress, check_every=check_every,
                      train=train, val=val, loss=loss, callbacks=callbacks)
-    device = pick_device(device)
+    _check_scale_arguments(accumulate, activation_checkpointing, model)
+    device = distributed.setup() or pick_device(device)  # under torchrun: this rank's device
     if checkpoint is not None:
         _prepare_checkpoint_folder(checkpoint)
     if seed is not None:
         seed_everything(seed)
     model.to(device)
+    # -- data parallelism (a no-op in a single process) and memory options --
+    unsharded_train, train = train, distributed.shard(train)
+    progress = progress if distributed.is_main() else False
     optimizer = _build_optimizer(optimizer, model)
     scheduler = _build_scheduler(scheduler, optimizer)
     _check_schedule_length(scheduler, scheduler_interval, epochs, train)
@@ -131,9 +155,11 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
                scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
                clip_grad_norm=clip_grad_norm, callbacks=list(callbacks),
                metrics=_resolve_metrics(metrics, loss), check_every=check_every)
-    run.settings = _settings(run, train, val)  # before resuming: what a checkpoint must match
+    run.settings = _settings(run, unsharded_train, val)  # what a checkpoint must match
     run.pending_checks = (train, val)          # _check_first_batch runs on the first batch
     run.val_checked = val is None              # _evaluate checks the first val batch's target
+    run.accumulate = accumulate
+    run.forward = distributed.wrap(_checkpointed(model, activation_checkpointing), device)
     history = run.state.history
     for callback in run.callbacks:
         callback.on_train_begin(run.state)
@@ -142,11 +168,15 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
         first_epoch = _resume(checkpoint, run, loaders=(train, val), epochs=epochs)
     with _progress_bar(progress, epochs, first_epoch) as bar:
         for epoch in range(first_epoch, epochs + 1):
+            distributed.set_epoch(train, epoch)
             row = _run_epoch(run, epoch, train, val, progress)
             history.append(row)
             stop = any([callback.on_epoch_end(run.state, row) for callback in run.callbacks])
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, _checkpoint_payload(run, epoch, stop, (train, val)))
+                if distributed.is_main():
+                    _save_checkpoint(checkpoint, _checkpoint_payload(run, epoch, stop,
+                                                                     (train, val)))
+                distributed.barrier()  # no rank runs ahead of a checkpoint being written
             bar.set_postfix({k: f"{v:.4g}" for k, v in row.items()
                              if k not in ("epoch", "seconds")})
             bar.update()
@@ -232,6 +262,27 @@ def _check_callbacks(callbacks):
                              f"{callback!r} ({type(callback).__name__}). To run code after "
                              "every epoch, subclass Callback and override "
                              "on_epoch_end(self, state, row)")
+
+
+def _check_scale_arguments(accumulate, activation_checkpointing, model):
+    if not (isinstance(accumulate, int) and not isinstance(accumulate, bool) and accumulate > 0):
+        raise ValueError(f"accumulate must be a positive int (batches per update); "
+                         f"got accumulate={accumulate!r}")
+    valid = activation_checkpointing is True or activation_checkpointing is False or (
+        isinstance(activation_checkpointing, int) and activation_checkpointing > 0)
+    if not valid:
+        raise ValueError("activation_checkpointing must be True, False or a number of "
+                         f"segments; got activation_checkpointing={activation_checkpointing!r}")
+    if activation_checkpointing is not False:
+        ActivationCheckpointed(model, None if activation_checkpointing is True
+                               else activation_checkpointing)  # raises on a bad model
+
+
+def _checkpointed(model, activation_checkpointing):
+    if activation_checkpointing is False:
+        return model
+    return ActivationCheckpointed(model, None if activation_checkpointing is True
+                                  else activation_checkpointing)
 
 
 def _build_optimizer(optimizer, model):
@@ -651,7 +702,7 @@ def _run_epoch(run, epoch, train, val, progress):
                          + (val_out.losses if val_out is not None else []))
     train_losses = figures[1:1 + train_out.steps]
     bad_step = next((i + 1 for i, v in enumerate(train_losses) if not math.isfinite(v)), 0)
-    if bad_step or not figures[0]:
+    if bad_step or figures[0] < 1:
         _restore(run, saved)
         _raise_divergence(run, epoch, train_out, bad_step,
                           _first_nonfinite_batch(train, order, bad_step or train_out.steps))
@@ -664,7 +715,7 @@ def _run_epoch(run, epoch, train, val, progress):
                 raise _nonfinite_data_error("val", found[1])
     _step_scheduler_per_epoch(run, row)
     row["lr"] = float(run.optimizer.param_groups[0]["lr"])
-    row.update(train_out.outputs.compute(run.metrics))
+    row.update(distributed.mean_metrics(train_out.outputs.compute(run.metrics)))
     if val_out is not None:
         row.update(val_out.outputs.compute(run.metrics, prefix="val_"))
     row["seconds"] = time.perf_counter() - started
@@ -699,6 +750,8 @@ class _EpochLosses:
 
 
 def _train_epoch(run, batches):
+    if run.accumulate > 1:
+        return _train_epoch_accumulating(run, batches)
     model, optimizer, scaler = run.model, run.optimizer, run.scaler
     model.train()
     totals = _EpochLosses()
@@ -707,7 +760,7 @@ def _train_epoch(run, batches):
             _check_first_batch(run, batch)
         x, y = _to_device(batch, run.device)
         with _autocast(run):
-            pred = model(x)                          # 1. forward
+            pred = run.forward(x)                    # 1. forward (the DDP wrapper, if any)
             batch_loss = run.loss(pred, y)           # 2. loss
         optimizer.zero_grad(set_to_none=True)        # 3. zero the gradients
         scaler.scale(batch_loss).backward()          # 4. backward (scale() is a no-op without fp16)
@@ -730,6 +783,67 @@ def _train_epoch(run, batches):
     if totals.steps == 0:
         raise ValueError("train yielded no batches")
     return totals
+
+
+def _groups(batches, k):
+    group = []
+    for batch in batches:
+        group.append(batch)
+        if len(group) == k:
+            yield group
+            group = []
+    if group:
+        yield group  # the epoch's last, shorter group
+
+
+def _train_epoch_accumulating(run, batches):
+    """accumulate=k: gradients of k batches summed before one update.
+
+    Batch i of a group with n samples in all contributes (n_i / n) · ∇loss_i,
+    so the update follows ∇ of the mean loss over all n samples, as one batch
+    of n would (also for a shorter last batch or group). Under DDP the
+    gradients are all-reduced once per group, not once per batch (no_sync).
+    """
+    optimizer, scaler = run.optimizer, run.scaler
+    run.model.train()
+    totals = _EpochLosses()
+    for group in _groups(batches, run.accumulate):
+        optimizer.zero_grad(set_to_none=True)
+        samples = sum(len(y) for _, y in group)
+        for i, batch in enumerate(group):
+            x, y = _to_device(batch, run.device)
+            last = i == len(group) - 1
+            with _sync_gradients(run, last), _autocast(run):
+                pred = run.forward(x)
+                batch_loss = run.loss(pred, y)
+            with _sync_gradients(run, last):
+                scaler.scale(batch_loss * (len(y) / samples)).backward()
+            totals.add(batch_loss, len(y))
+            totals.lrs.append(optimizer.param_groups[0]["lr"])
+            if run.metrics:
+                totals.outputs.add(pred, y)
+        _prepare_gradients(run)
+        scaler.step(optimizer)
+        scaler.update()
+        if run.scheduler_per_batch:
+            run.scheduler.step()
+        run.state.step += 1
+        run.state.batch_loss = batch_loss
+        for callback in run.callbacks:
+            callback.on_batch_end(run.state)
+        if run.check_every and totals.steps >= run.check_every \
+                and totals.any_nonfinite(len(group)):
+            break
+    if totals.steps == 0:
+        raise ValueError("train yielded no batches")
+    return totals
+
+
+def _sync_gradients(run, last):
+    """DDP's all-reduce only after the group's last batch (no_sync before it)."""
+    if last or not hasattr(run.forward, "no_sync"):
+        return contextlib.nullcontext()
+    return run.forward.no_sync()
 
 
 def _prepare_gradients(run):
@@ -784,8 +898,10 @@ def _to_device(batch, device):
 
 
 def _read_once(tensors):
-    """1-element device tensors -> Python floats in one transfer (the sync point)."""
-    return torch.cat(tensors).float().tolist()  # float32: MPS has no float64
+    """1-element device tensors -> Python floats in one transfer (the sync point);
+    under torchrun, each the mean over the ranks (one all-reduce)."""
+    values = distributed.mean_over_ranks(torch.cat(tensors).float())
+    return values.tolist()  # float32: MPS has no float64
 
 
 def _batches(data, progress, epoch):
