@@ -126,10 +126,14 @@ class Optimizer:
         return p, {"step": t, **slots}
 
     # -- frameworks ----------------------------------------------------------
-    def to_torch(self, params):
-        """A real `torch.optim.Optimizer` that runs this rule."""
+    def to_torch(self, params, backend="foreach"):
+        """A real `torch.optim.Optimizer` that runs this rule.
+
+        `backend`: "foreach" (all parameters of a group at once), "single" (one
+        parameter at a time) or "compiled" (torch.compile); see torch_adapter.
+        """
         from .torch_adapter import TorchOptimizer
-        return TorchOptimizer(params, self)
+        return TorchOptimizer(params, self, backend)
 
     def to_keras(self, learning_rate=None):
         """A real `keras.optimizers.Optimizer` that runs this rule.
