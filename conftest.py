@@ -6,6 +6,16 @@ from collections import Counter
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Under pytest-xdist (`make test` runs `-n 2`), each worker and the notebook
+# kernels it starts get an equal share of the cores: two workers each running
+# torch/TensorFlow with a thread per core would oversubscribe the CPU, and
+# OpenMP threads that wait for a descheduled peer make steps many times slower.
+# Set before torch or TensorFlow is imported (test modules import them later).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(_name, _share)
+
 
 def _kind(nodeid):
     path = nodeid.split("::")[0]
