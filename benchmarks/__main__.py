@@ -59,6 +59,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's); 1 is steadier on a "
                              "machine shared with other jobs")
+    parser.add_argument("--save", metavar="FILE", help="also write the JSON object to FILE")
     parser.add_argument("names", nargs="*",
                         help="benchmarks to run (default: all), e.g. bench_harness")
     args = parser.parse_args(argv)
@@ -75,6 +76,9 @@ def main(argv=None):
             print(f"== {module.__name__.rpartition('.')[2]}\n{module.describe(figures)}\n",
                   flush=True)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(results, f, indent=2)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
