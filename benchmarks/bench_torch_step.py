@@ -26,7 +26,7 @@ def _params(shapes):
 
 def run(size="full", backends=None, headline="compiled", repeats=None):
     # tiny: a check that it runs, without eleven torch.compile calls
-    backends = backends or (BACKENDS if size == "full" else ("foreach",))
+    backends = backends or (BACKENDS if size == "full" else ("single", "foreach"))
     repeats = repeats or (9 if size == "full" else 3)
     calls = 10 if size == "full" else 2
     by_backend = {}

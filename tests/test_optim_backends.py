@@ -48,6 +48,7 @@ def test_foreach_and_single_match_each_other_and_torch_optim(name):
     foreach = _train(lambda p: rule.to_torch(p, backend="foreach"))
     reference = _train(rule.torch_reference)
     assert _rel(foreach, single) < 1e-14
+    assert torch.equal(_train(rule.to_torch), single)  # auto: single on a CPU
     assert _rel(single, reference) < 1e-12
     assert _rel(single, _train(lambda p: rule.to_torch(p, backend="single"), groups=False)) > 1e-6
 
@@ -96,7 +97,7 @@ def test_compiled_state_dict_round_trip_resumes_exactly():
 
 
 def test_unknown_backend_is_named():
-    with pytest.raises(ValueError, match=r"backend='fused'.*'single', 'foreach', 'compiled'"):
+    with pytest.raises(ValueError, match=r"backend='fused'.*'auto', 'single', 'foreach', 'compiled'"):
         optim.REGISTRY["sgd"]().to_torch([torch.zeros(1, requires_grad=True)], backend="fused")
 
 

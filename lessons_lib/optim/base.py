@@ -126,11 +126,12 @@ class Optimizer:
         return p, {"step": t, **slots}
 
     # -- frameworks ----------------------------------------------------------
-    def to_torch(self, params, backend="foreach"):
+    def to_torch(self, params, backend="auto"):
         """A real `torch.optim.Optimizer` that runs this rule.
 
-        `backend`: "foreach" (all parameters of a group at once), "single" (one
-        parameter at a time) or "compiled" (torch.compile); see torch_adapter.
+        `backend`: "single" (one parameter at a time), "foreach" (all parameters
+        of a group at once), "auto" (foreach on CUDA, else single) or "compiled"
+        (torch.compile, fastest per step after seconds of compiling); see torch_adapter.
         """
         from .torch_adapter import TorchOptimizer
         return TorchOptimizer(params, self, backend)

@@ -4,7 +4,11 @@ The rule is the same everywhere; three backends run it:
 
     "single"    one call per parameter: the rule exactly as on the slide
     "foreach"   one call per group over all its parameters at once (TensorList:
-                each operator is one torch._foreach_* op); the default
+                each operator is one torch._foreach_* op)
+    "auto"      the default, as torch.optim chooses: "foreach" for CUDA tensors
+                (one kernel launch per operator instead of one per parameter),
+                "single" elsewhere (on a CPU, a parameter's temporaries are
+                freed before the next one's are made, so they stay in cache)
     "compiled"  torch.compile of the single path, new values written in place:
                 the rule becomes one fused loop per tensor (fewer passes over
                 memory than torch.optim's own step), after a compile of seconds
@@ -18,7 +22,7 @@ import torch
 from .. import ops
 from .multi_tensor import XP as FOREACH_XP, TensorList
 
-BACKENDS = ("single", "foreach", "compiled")
+BACKENDS = ("auto", "single", "foreach", "compiled")
 
 
 class TorchOptimizer(torch.optim.Optimizer):
@@ -29,14 +33,14 @@ class TorchOptimizer(torch.optim.Optimizer):
     The step counter is a Python int: no tensor, so no device sync.
     """
 
-    def __init__(self, params, rule, backend="foreach"):
+    def __init__(self, params, rule, backend="auto"):
         if backend not in BACKENDS:
             raise ValueError(f"{type(rule).__name__}.to_torch(): backend={backend!r} is not "
                              f"known; valid: {', '.join(map(repr, BACKENDS))}")
         self.rule, self.backend = rule, backend
         super().__init__(params, dict(rule.hparams))
         self._rules = {}
-        self._step = _Compiled() if backend == "compiled" else _BACKEND_STEP[backend]
+        self._step = _Compiled() if backend == "compiled" else _BACKEND_STEP.get(backend)
 
     def _rule_for(self, group):
         values = {k: group[k] for k in self.rule.hparams if k != "lr"}
@@ -66,8 +70,11 @@ class TorchOptimizer(torch.optim.Optimizer):
                     state.update(rule.init_state(p, ops.get("torch")))
                 state["step"] += 1
                 batches.setdefault((state["step"], p.device, p.dtype), []).append(p)
-            for (t, _, _), params in batches.items():
-                self._step(rule, params, [self.state[p] for p in params], t, group["lr"])
+            for (t, device, _), params in batches.items():
+                step = self._step
+                if step is None:  # auto
+                    step = _foreach_step if device.type == "cuda" else _single_step
+                step(rule, params, [self.state[p] for p in params], t, group["lr"])
         return loss
 
 
