@@ -44,7 +44,8 @@ def machine():
         pass
     return {"cores": os.cpu_count(), "cpu": cpu, "torch_threads": torch.get_num_threads(),
             "device": str(pick_device("auto")), "python": platform.python_version(),
-            "torch": torch.__version__, "tensorflow": version("tensorflow", "tensorflow-cpu", "tensorflow_cpu", "tensorflow-macos"),
+            "torch": torch.__version__,
+            "tensorflow": version("tensorflow", "tensorflow-cpu", "tensorflow_cpu"),
             "keras": version("keras"),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 

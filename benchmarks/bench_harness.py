@@ -88,7 +88,8 @@ def run(size="full", repeats=None):
                               "steps": steps, "batch_size": SIZES[device.type][4],
                               "epoch_time_ratio": results,
                               "fit_steps_per_s": round(steps / results["fit"]["ours_ms"] * 1e3, 1),
-                              "naive_steps_per_s": round(steps / results["fit"]["reference_ms"] * 1e3, 1)}}
+                              "naive_steps_per_s":
+                                  round(steps / results["fit"]["reference_ms"] * 1e3, 1)}}
 
 
 def _device_name(device):

@@ -10,7 +10,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from .timing import side_by_side  # noqa: E402
 
 EPOCHS = 3
-SIZES = {"full": (8192, 32, 64, 10, 64), "tiny": (256, 8, 16, 3, 64)}  # n, features, hidden, classes, batch
+# samples, features, hidden, classes, batch size
+SIZES = {"full": (8192, 32, 64, 10, 64), "tiny": (256, 8, 16, 3, 64)}
 
 
 def _problem(size):

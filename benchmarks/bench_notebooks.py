@@ -41,5 +41,6 @@ def describe(figures):
         failed = "   FAILED" if name in figures["notebooks_failed"] else ""
         lines.append(f"  {name:<40}{s:>7.1f} {'✓' if s <= GOAL_EACH else '✗'}{failed}")
     total = sum(seconds.values())
-    lines.append(f"  {'all ' + str(len(seconds)):<40}{total:>7.1f} {'✓' if total <= GOAL_ALL else '✗'}")
+    mark = "✓" if total <= GOAL_ALL else "✗"
+    lines.append(f"  {'all ' + str(len(seconds)):<40}{total:>7.1f} {mark}")
     return "\n".join(lines)

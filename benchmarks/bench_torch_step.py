@@ -41,7 +41,8 @@ def run(size="full", backends=None, headline="compiled", repeats=None):
                 ours.step, reference.step, repeats=repeats, calls=calls)
     headline = headline if headline in by_backend else backends[0]
     return {"scratch_step_ratio": {n: r["ratio"] for n, r in by_backend[headline].items()},
-            "scratch_step": {"backend": headline, "parameters": sum(p.numel() for p in _params(SHAPES[size])),
+            "scratch_step": {"backend": headline,
+                             "parameters": sum(p.numel() for p in _params(SHAPES[size])),
                              "by_backend": by_backend}}
 
 
@@ -59,5 +60,6 @@ def describe(figures):
             cells.append(f"{r['ratio']:>6.2f} {mark} [{r['spread'][0]:.2f}, {r['spread'][1]:.2f}]")
         lines.append(f"  {name:<10}" + "".join(f"{c:>24}" for c in cells))
     first = next(iter(detail["by_backend"].values()))
-    lines.append(f"  headline backend: {detail['backend']}; {next(iter(first.values()))['repeats']} repeats")
+    repeats = next(iter(first.values()))["repeats"]
+    lines.append(f"  headline backend: {detail['backend']}; {repeats} repeats")
     return "\n".join(lines)

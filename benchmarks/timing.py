@@ -21,7 +21,7 @@ def side_by_side(ours, reference, *, repeats, calls=1, sync=lambda: None):
             sync()
             times[name].append((time.perf_counter() - started) / calls)
     per_repeat = [a / b for a, b in zip(times["ours"], times["reference"])]
-    return {"ratio": round(statistics.median(times["ours"]) / statistics.median(times["reference"]), 3),
-            "repeats": repeats, "spread": [round(min(per_repeat), 3), round(max(per_repeat), 3)],
-            "ours_ms": round(statistics.median(times["ours"]) * 1e3, 3),
-            "reference_ms": round(statistics.median(times["reference"]) * 1e3, 3)}
+    ours_s, reference_s = (statistics.median(times[k]) for k in ("ours", "reference"))
+    return {"ratio": round(ours_s / reference_s, 3), "repeats": repeats,
+            "spread": [round(min(per_repeat), 3), round(max(per_repeat), 3)],
+            "ours_ms": round(ours_s * 1e3, 3), "reference_ms": round(reference_s * 1e3, 3)}

@@ -11,16 +11,17 @@ one C++ loop instead of a Python loop on a CPU)::
 `XP` is the matching array namespace (sqrt, abs, maximum, ...). The results are
 new tensors, as in the single-tensor path; the adapter copies them in place.
 """
-from types import SimpleNamespace
 from numbers import Number
+from types import SimpleNamespace
 
 import torch
+
 
 class TensorList:
     """Tensors of one group, added, multiplied, ... element by element, all at once."""
 
     __slots__ = ("tensors",)
-    __array_priority__ = 1000  # so that `scalar * TensorList` reaches __rmul__
+    __array_priority__ = 1000  # so that `numpy_scalar * TensorList` reaches __rmul__
 
     def __init__(self, tensors):
         self.tensors = list(tensors)
@@ -88,5 +89,5 @@ def _where(condition, a, b):
 XP = SimpleNamespace(name="torch_foreach", sqrt=_unary(torch._foreach_sqrt),
                      square=lambda x: x * x, abs=_unary(torch._foreach_abs),
                      exp=_unary(torch._foreach_exp), log=_unary(torch._foreach_log),
-                     maximum=_binary(torch._foreach_maximum), minimum=_binary(torch._foreach_minimum),
-                     where=_where)
+                     maximum=_binary(torch._foreach_maximum),
+                     minimum=_binary(torch._foreach_minimum), where=_where)
