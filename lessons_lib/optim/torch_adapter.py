@@ -1,6 +1,6 @@
 """Run one of our rules as a real `torch.optim.Optimizer`.
 
-The rule is the same everywhere; three backends run it:
+The rule is the same everywhere; three backends run it ("auto" picks one):
 
     "single"    one call per parameter: the rule exactly as on the slide
     "foreach"   one call per group over all its parameters at once (TensorList:
