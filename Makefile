@@ -40,9 +40,13 @@ lab: $(STAMP)
 
 # Unit tests, every notebook under nbval, and the student edition (solutions
 # removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
+# JOBS pytest-xdist workers; --dist loadfile keeps each file (a notebook's cells,
+# test_browser's servers) in one worker, in order. JOBS=0 runs serially.
+JOBS ?= 2
 test: $(STAMP) $(ASSETS) browser
 	rm -rf build/student && $(PY) -m lessons_lib.course student notebooks build/student > /dev/null
-	$(PY) -m pytest tests notebooks build/student --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(PY) -m pytest tests notebooks build/student --nbval-lax --nbval-current-env -p no:cacheprovider \
+		-n $(JOBS) --dist loadfile
 
 unit: $(STAMP)
 	$(PY) -m pytest tests -p no:cacheprovider

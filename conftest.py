@@ -3,8 +3,20 @@ import os
 import sys
 from collections import Counter
 
+import pytest
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Under pytest-xdist (`make test` runs `-n 2`), each worker and the notebook
+# kernels it starts get an equal share of the cores: two workers each running
+# torch/TensorFlow with a thread per core would oversubscribe the CPU, and
+# OpenMP threads that wait for a descheduled peer make steps many times slower.
+# Set before torch or TensorFlow is imported (test modules import them later).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ.setdefault(_name, _share)
 
 
 def _kind(nodeid):
@@ -12,6 +24,26 @@ def _kind(nodeid):
     if not path.endswith(".ipynb"):
         return "unit tests"
     return "student edition" if "build/student" in path else "notebook cells"
+
+
+# Under pytest-xdist test_optim runs in a worker: its worst errors come back to
+# the controller with each test report (user_properties travel between them).
+_WORST_FROM_WORKERS = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    worst = getattr(sys.modules.get("test_optim"), "WORST", None)
+    if worst and os.environ.get("PYTEST_XDIST_WORKER") and call.when == "call":
+        outcome.get_result().user_properties.append(("optim_worst", dict(worst)))
+
+
+def pytest_runtest_logreport(report):
+    for name, worst in getattr(report, "user_properties", ()):
+        if name == "optim_worst":
+            for key, err in worst.items():
+                _WORST_FROM_WORKERS[key] = max(_WORST_FROM_WORKERS.get(key, 0.0), err)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -31,7 +63,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(f"{kind:15s}: {parts}")
     terminalreporter.write_line(f"{'notebooks':15s}: {len(notebooks)} (lessons and student edition)")
 
-    worst = getattr(sys.modules.get("test_optim"), "WORST", {})
+    worst = getattr(sys.modules.get("test_optim"), "WORST", {}) or _WORST_FROM_WORKERS
     if worst:
         terminalreporter.section("worst relative error, ours vs reference (float64)")
         for key in sorted(worst):

@@ -6,14 +6,13 @@ the loop itself: `.item()` makes the CPU wait for the GPU every step, while
 `fit` reads the device once per epoch (and adds a little bookkeeping per step).
 On a CPU there is nothing to wait for, and the ratio shows that bookkeeping.
 """
-import statistics
-import time
-
 import torch
 from torch import nn
 
 from lessons_lib.devices import pick_device
 from lessons_lib.harness.torch import fit
+
+from .timing import side_by_side
 
 REPEATS = 5
 EPOCHS = 3
@@ -24,8 +23,10 @@ SIZES = {  # samples, features, hidden, classes, batch size
 }
 
 
-def _problem(device):
+def _problem(device, size="full"):
     n, features, hidden, classes, batch = SIZES[device.type]
+    if size == "tiny":
+        n = 4 * batch
     g = torch.Generator().manual_seed(0)
     X = torch.randn(n, features, generator=g)
     y = torch.randint(0, classes, (n,), generator=g)
@@ -68,39 +69,27 @@ def _ours(model, batches, epochs, device, amp):
     return history[-1]["train_loss"]
 
 
-def _steps_per_second(train, device, steps):
-    _sync(device)
-    started = time.perf_counter()
-    train()
-    _sync(device)
-    return steps / (time.perf_counter() - started)
-
-
-def run():
+def run(size="full", repeats=None):
     device = pick_device("auto")
-    batches, model = _problem(device)
-    steps = EPOCHS * len(batches)
-    contenders = {"naive": lambda: _naive(model(), batches, EPOCHS),
-                  "fit": lambda: _ours(model(), batches, EPOCHS, device, amp=False)}
+    batches, model = _problem(device, size)
+    epochs = EPOCHS if size == "full" else 1
+    repeats = repeats or (REPEATS if size == "full" else 2)
+    naive = lambda: _naive(model(), batches, epochs)  # noqa: E731
+    contenders = {"fit": lambda: _ours(model(), batches, epochs, device, amp=False)}
     if device.type == "cuda":
-        contenders["fit_amp"] = lambda: _ours(model(), batches, EPOCHS, device, amp="auto")
-    for train in contenders.values():  # warm up: allocator, kernels, lazy imports
-        train()
-    rates = {name: [] for name in contenders}
-    for _ in range(REPEATS):  # interleaved, so that load on the machine hits all alike
-        for name, train in contenders.items():
-            rates[name].append(_steps_per_second(train, device, steps))
-    figures = {"device": str(device), "device_name": _device_name(device),
-               "steps": steps, "batch_size": SIZES[device.type][4], "repeats": REPEATS}
-    for name, values in rates.items():
-        # The best run: on a shared machine, slower runs measure the neighbours.
-        figures[f"{name}_steps_per_s"] = round(max(values), 1)
-        figures[f"{name}_steps_per_s_median"] = round(statistics.median(values), 1)
-    for name in rates:
-        if name != "naive":
-            figures[f"{name}_over_naive"] = round(
-                figures[f"{name}_steps_per_s"] / figures["naive_steps_per_s"], 3)
-    return figures
+        contenders["fit_amp"] = lambda: _ours(model(), batches, epochs, device, amp="auto")
+    naive(), [train() for train in contenders.values()]  # warm up: allocator, lazy imports
+    sync = lambda: _sync(device)  # noqa: E731
+    results = {name: side_by_side(train, naive, repeats=repeats, sync=sync)
+               for name, train in contenders.items()}
+    steps = epochs * len(batches)
+    return {"torch_harness_overhead": results["fit"]["ratio"],
+            "torch_harness": {"device": str(device), "device_name": _device_name(device),
+                              "steps": steps, "batch_size": SIZES[device.type][4],
+                              "epoch_time_ratio": results,
+                              "fit_steps_per_s": round(steps / results["fit"]["ours_ms"] * 1e3, 1),
+                              "naive_steps_per_s":
+                                  round(steps / results["fit"]["reference_ms"] * 1e3, 1)}}
 
 
 def _device_name(device):
@@ -110,17 +99,14 @@ def _device_name(device):
 
 
 def describe(figures):
-    lines = [f"device {figures['device']} ({figures['device_name']}), {figures['steps']} steps "
-             f"of batch {figures['batch_size']}, best of {figures['repeats']} "
-             "(median in brackets)"]
-    labels = {"naive": "naive loop (.item() per step)", "fit": "harness fit",
-              "fit_amp": "harness fit, amp='auto'"}
-    for name, label in labels.items():
-        if f"{name}_steps_per_s" not in figures:
-            continue
-        line = (f"  {label:<30}{figures[f'{name}_steps_per_s']:>10.1f} steps/s "
-                f"({figures[f'{name}_steps_per_s_median']:.1f})")
-        if name != "naive":
-            line += f"   x{figures[f'{name}_over_naive']:.2f} the naive loop"
-        lines.append(line)
+    h = figures["torch_harness"]
+    lines = [f"torch harness fit / the textbook loop (.item() every step), epoch time; "
+             f"device {h['device']} ({h['device_name']}), {h['steps']} steps of batch "
+             f"{h['batch_size']}; goal <= 1.03 on a CPU, <= 1.0 on a GPU"]
+    goal = 1.03 if h["device"] == "cpu" else 1.0
+    for name, r in h["epoch_time_ratio"].items():
+        mark = "✓" if r["ratio"] <= goal else "✗"
+        lines.append(f"  {name:<8}{r['ratio']:>6.3f} {mark} [{r['spread'][0]:.3f}, "
+                     f"{r['spread'][1]:.3f}] over {r['repeats']} repeats   "
+                     f"({h['fit_steps_per_s']:.0f} vs {h['naive_steps_per_s']:.0f} steps/s)")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ never imported here at all; its version is read from the installed package).
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.metadata
 import importlib.util
 import os
@@ -142,7 +143,8 @@ def seed_everything(seed: int) -> list[str]:
     """Seed every random number generator a lesson may use; returns their names.
 
     Seeds Python's `random`, NumPy's global generator, torch (CPU and every CUDA
-    device) when torch is installed, and Keras/TensorFlow through
+    device) when torch is installed (if it is not imported yet, the moment it
+    is: a Keras lesson does not pay seconds to import it), and Keras/TensorFlow through
     `keras.utils.set_random_seed` -- but only when Keras or TensorFlow is already
     imported, because importing TensorFlow just to seed it costs seconds.
     Import Keras first, then seed (the Keras harness does so itself).
@@ -159,15 +161,47 @@ def seed_everything(seed: int) -> list[str]:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        torch.manual_seed(seed)  # seeds the CPU and all CUDA generators
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)  # seeds the CPU and all CUDA generators
+        seeded.append("torch")
+    elif importlib.util.find_spec("torch") is not None:
+        _seed_torch_on_import(seed)  # importing torch costs seconds a Keras lesson needn't pay
         seeded.append("torch")
     if "keras" in sys.modules or "tensorflow" in sys.modules:
         _seed_keras(seed)
         seeded.append("keras")
     return seeded
+
+
+class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; when `import torch` runs, wraps torch's loader so
+    that the module is seeded right after it has loaded (then steps aside)."""
+
+    seed = None
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "torch":
+            return None
+        sys.meta_path.remove(self)  # find torch's own spec without finding ourselves
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            exec_module, seed = spec.loader.exec_module, self.seed
+
+            def exec_and_seed(module):
+                exec_module(module)
+                module.manual_seed(seed)
+
+            spec.loader.exec_module = exec_and_seed
+        return spec
+
+
+_TORCH_SEEDER = _SeedTorchOnImport()
+
+
+def _seed_torch_on_import(seed):
+    _TORCH_SEEDER.seed = seed  # the latest seed wins
+    if _TORCH_SEEDER not in sys.meta_path:
+        sys.meta_path.insert(0, _TORCH_SEEDER)
 
 
 def _seed_keras(seed):

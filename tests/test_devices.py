@@ -114,6 +114,16 @@ def test_seed_everything_repeats_python_numpy_and_torch(monkeypatch):
     assert os.environ["PYTHONHASHSEED"] == "8"
 
 
+def test_seed_everything_does_not_import_torch_but_seeds_it_on_import():
+    out = run_python(
+        "import sys; from lessons_lib import devices;"
+        "names = devices.seed_everything(3); imported = 'torch' in sys.modules;"
+        "devices.seed_everything(4);"  # the latest seed wins
+        "import torch; a = torch.rand(3); torch.manual_seed(4);"
+        "print('torch' in names, imported, torch.equal(a, torch.rand(3)))")
+    assert out == "True False True"
+
+
 def test_seed_everything_seeds_keras_once_imported():
     out = run_python(
         "import keras; from lessons_lib import devices;"

@@ -140,10 +140,15 @@ class Optimizer:
         return p, {"step": t, **slots}
 
     # -- frameworks ----------------------------------------------------------
-    def to_torch(self, params):
-        """A real `torch.optim.Optimizer` that runs this rule."""
+    def to_torch(self, params, backend="auto"):
+        """A real `torch.optim.Optimizer` that runs this rule.
+
+        `backend`: "single" (one parameter at a time), "foreach" (all parameters
+        of a group at once), "auto" (foreach on CUDA, else single) or "compiled"
+        (torch.compile, fastest per step after seconds of compiling); see torch_adapter.
+        """
         from .torch_adapter import TorchOptimizer
-        return TorchOptimizer(params, self)
+        return TorchOptimizer(params, self, backend)
 
     def to_keras(self, learning_rate=None):
         """A real `keras.optimizers.Optimizer` that runs this rule.

@@ -1,7 +1,28 @@
-"""Run one of our rules as a real `torch.optim.Optimizer`."""
+"""Run one of our rules as a real `torch.optim.Optimizer`.
+
+The rule is the same everywhere; three backends run it ("auto" picks one):
+
+    "single"    one call per parameter: the rule exactly as on the slide
+    "foreach"   one call per group over all its parameters at once (TensorList:
+                each operator is one torch._foreach_* op)
+    "auto"      the default, as torch.optim chooses: "foreach" for CUDA tensors
+                (one kernel launch per operator instead of one per parameter),
+                "single" elsewhere (on a CPU, a parameter's temporaries are
+                freed before the next one's are made, so they stay in cache)
+    "compiled"  torch.compile of the single path, new values written in place:
+                the rule becomes one fused loop per tensor (fewer passes over
+                memory than torch.optim's own step), after a compile of seconds
+
+All three compute the same numbers to round-off (tests/test_optim_backends.py).
+"""
+import types
+
 import torch
 
 from .. import ops
+from .multi_tensor import XP as FOREACH_XP, TensorList
+
+BACKENDS = ("auto", "single", "foreach", "compiled")
 
 
 class TorchOptimizer(torch.optim.Optimizer):
@@ -12,10 +33,14 @@ class TorchOptimizer(torch.optim.Optimizer):
     The step counter is a Python int: no tensor, so no device sync.
     """
 
-    def __init__(self, params, rule):
-        self.rule = rule
+    def __init__(self, params, rule, backend="auto"):
+        if backend not in BACKENDS:
+            raise ValueError(f"{type(rule).__name__}.to_torch(): backend={backend!r} is not "
+                             f"known; valid: {', '.join(map(repr, BACKENDS))}")
+        self.rule, self.backend = rule, backend
         super().__init__(params, dict(rule.hparams))
         self._rules = {}
+        self._step = _Compiled() if backend == "compiled" else _BACKEND_STEP.get(backend)
 
     def _rule_for(self, group):
         values = {k: group[k] for k in self.rule.hparams if k != "lr"}
@@ -30,9 +55,9 @@ class TorchOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        xp = ops.get("torch")
         for group in self.param_groups:
             rule = self._rule_for(group)
+            batches = {}  # parameters that can share one call: same step, device, dtype
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -42,10 +67,79 @@ class TorchOptimizer(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state.update(rule.init_state(p, xp))
+                    state.update(rule.init_state(p, ops.get("torch")))
                 state["step"] += 1
-                slots = {k: v for k, v in state.items() if k != "step"}
-                new_p, slots = rule.step(p, p.grad, slots, state["step"], group["lr"], xp)
-                p.copy_(new_p)
-                state.update(slots)
+                batches.setdefault((state["step"], p.device, p.dtype), []).append(p)
+            for (t, device, _), params in batches.items():
+                step = self._step
+                if step is None:  # auto
+                    step = _foreach_step if device.type == "cuda" else _single_step
+                step(rule, params, [self.state[p] for p in params], t, group["lr"])
         return loss
+
+
+def _slots(state):
+    return {k: v for k, v in state.items() if k != "step"}
+
+
+def _single_step(rule, params, states, t, lr):
+    xp = ops.get("torch")
+    for p, state in zip(params, states):
+        new_p, slots = rule.step(p, p.grad, _slots(state), t, lr, xp)
+        p.copy_(new_p)
+        state.update(slots)
+
+
+def _foreach_step(rule, params, states, t, lr):
+    keys = _slots(states[0])
+    slots = {k: TensorList(s[k] for s in states) for k in keys}
+    new_p, slots = rule.step(TensorList(params), TensorList(p.grad for p in params), slots, t,
+                             lr, FOREACH_XP)
+    torch._foreach_copy_(params, new_p.tensors)
+    for key, values in slots.items():  # the new state tensors replace the old ones
+        for state, value in zip(states, values):
+            state[key] = value
+
+
+def _in_place_step(rule, params, grads, slots, t, lr):
+    """The single path, writing in place; returns the new 0-d state values.
+
+    Those are assigned outside: copy_ into a 0-d float64 input is lost under
+    torch.compile (torch 2.13, aot_eager and inductor alike), e.g. NAdam's μ product.
+    """
+    xp, scalars = ops.get("torch"), []
+    for p, g, state in zip(params, grads, slots):
+        new_p, new_state = rule.step(p, g, state, t, lr, xp)
+        p.copy_(new_p)
+        scalars.append({k: v for k, v in new_state.items() if v.ndim == 0})
+        for key, value in new_state.items():
+            if value.ndim:
+                state[key].copy_(value)
+    return scalars
+
+
+class _Compiled:
+    """The in-place single path under torch.compile, one per optimizer.
+
+    Each optimizer compiles its own copy of the code (dynamo keeps compiled
+    versions per code object, at most 8 by default): a notebook that builds
+    many optimizers neither hits that limit nor checks the others' guards.
+    t and lr are passed as 0-d float64 tensors, filled each step: a Python
+    number that changes would be baked into the code (one compile per step).
+    """
+
+    def __init__(self):
+        code = _in_place_step.__code__.replace()  # a fresh code object
+        self.fn = torch.compile(types.FunctionType(code, _in_place_step.__globals__),
+                                fullgraph=True, dynamic=False)
+        self.t, self.lr = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+
+    def __call__(self, rule, params, states, t, lr):
+        self.t.fill_(t), self.lr.fill_(lr)
+        scalars = self.fn(rule, params, [p.grad for p in params], [_slots(s) for s in states],
+                          self.t, self.lr)
+        for state, values in zip(states, scalars):
+            state.update(values)
+
+
+_BACKEND_STEP = {"single": _single_step, "foreach": _foreach_step}

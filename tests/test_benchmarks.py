@@ -1,0 +1,48 @@
+"""`python -m benchmarks --json` prints one object with the issue's figures.
+
+Tiny sizes, few repeats: this checks the keys and that every figure is a
+positive, finite number; it asserts nothing about speed."""
+import contextlib
+import io
+import json
+import math
+
+import pytest
+
+from benchmarks.__main__ import main
+from lessons_lib import optim
+
+pytest.importorskip("keras")
+
+
+def _positive(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+
+
+def test_json_has_every_figure_of_the_issue_with_sane_values():
+    import torch
+    out, threads = io.StringIO(), torch.get_num_threads()
+    try:
+        with contextlib.redirect_stdout(out):
+            main(["--json", "--tiny", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    figures = json.loads(out.getvalue())
+    for key in ("scratch_step_ratio", "keras_step_ratio"):
+        assert set(figures[key]) == set(optim.REGISTRY)
+        assert all(_positive(v) for v in figures[key].values()), figures[key]
+    assert _positive(figures["torch_harness_overhead"])
+    assert _positive(figures["keras_harness_overhead"])
+    assert list(figures["notebook_seconds"]) == ["00_setup_and_tour.ipynb"]
+    assert _positive(figures["notebook_seconds"]["00_setup_and_tour.ipynb"])
+    assert figures["notebooks_failed"] == []
+    machine = figures["machine"]
+    assert machine["cores"] >= 1 and machine["torch_threads"] == 1
+    assert machine["torch"] and machine["keras"] and machine["device"] in ("cpu", "cuda", "mps")
+    adam = figures["scratch_step"]["by_backend"]["foreach"]["adam"]
+    assert adam["repeats"] >= 2 and 0 < adam["spread"][0] <= adam["spread"][1]
+
+
+def test_unknown_benchmark_is_named():
+    with pytest.raises(SystemExit, match="unknown benchmark.*bench_nothing"):
+        main(["bench_nothing"])
