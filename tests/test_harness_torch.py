@@ -1,6 +1,7 @@
 """lessons_lib.harness.torch: the course's PyTorch training loop."""
 import copy
 import os
+import time
 
 import numpy as np
 import pytest
@@ -690,15 +691,21 @@ def test_sigkill_at_random_moments_never_breaks_the_checkpoint(tmp_path):
             weights[row["epoch"]] = copy.deepcopy(state.model.state_dict())
 
     threads = torch.get_num_threads()
+    started = time.perf_counter()
     try:
         model, expected = kills.torch_run(None, epochs, callbacks=[Snapshot()])
     finally:
         torch.set_num_threads(threads)
+    # The kills together must leave work to resume on a fast machine too: the runs
+    # with saves are slower than this one without, so 8 delays of at most 1/9 of
+    # it never add up to a whole run.
+    longest = max(0.1, (time.perf_counter() - started) / 9)
     path = tmp_path / "run.pt"
     server = kills.ForkServer()
     saved_epochs = []
     try:
-        for _ in kills.kill_at_random(server, path, epochs, kills=8, seed=0):
+        for _ in kills.kill_at_random(server, path, epochs, kills=8, seed=0,
+                                     delays=(0.05, longest)):
             if not path.exists():
                 continue  # killed before its first save
             saved = torch.load(path, weights_only=True)  # never half-written

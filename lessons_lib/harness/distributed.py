@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import datetime
+import gc
 import os
 
 import torch
@@ -54,6 +55,7 @@ def teardown():
     ranks meet first: a rank that tears its connections down while another
     still talks over them can abort that one (seen with gloo)."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()  # DDP wrappers left in reference cycles hold the group: free them now
         dist.barrier()
         dist.destroy_process_group()
 

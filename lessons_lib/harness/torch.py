@@ -145,7 +145,7 @@ def fit(model, train, *, loss, optimizer, epochs, val=None, scheduler=None,
     progress = progress if distributed.is_main() else False
     optimizer = _build_optimizer(optimizer, model)
     scheduler = _build_scheduler(scheduler, optimizer)
-    _check_schedule_length(scheduler, scheduler_interval, epochs, train)
+    _check_schedule_length(scheduler, scheduler_interval, epochs, train, accumulate)
     _check_finite_in_memory(val, "val")
     amp_dtype = _amp_dtype(amp, device)
     run = _Run(model=model, loss=loss, optimizer=optimizer, scheduler=scheduler,
@@ -503,7 +503,7 @@ def _loss_name(loss):
     return getattr(loss, "__name__", type(loss).__name__)
 
 
-def _check_schedule_length(scheduler, interval, epochs, train):
+def _check_schedule_length(scheduler, interval, epochs, train, accumulate=1):
     """A schedule that ends before the run would train its last updates at its final
     rate (0 for cosine and polynomial; OneCycleLR makes torch stop with an error):
     refused, naming both numbers. Schedules that stay at their peak are left alone."""
@@ -511,7 +511,8 @@ def _check_schedule_length(scheduler, interval, epochs, train):
         return
     per_batch = interval == "batch"
     try:
-        updates = epochs * len(train) if per_batch else epochs
+        per_epoch = -(-len(train) // accumulate)  # one update per group of batches
+        updates = epochs * per_epoch if per_batch else epochs
     except TypeError:
         return  # an unsized train: its length is unknown before the run
     course = getattr(scheduler, "schedule", None)
@@ -529,12 +530,18 @@ def _check_schedule_length(scheduler, interval, epochs, train):
     else:
         return
     if updates > length:
-        run = (f"epochs={epochs} × {len(train)} batches of train" if per_batch
-               else f"epochs={epochs}, one scheduler step per epoch")
+        if not per_batch:
+            run, formula = f"epochs={epochs}, one scheduler step per epoch", "epochs"
+        elif accumulate == 1:
+            run, formula = f"epochs={epochs} × {len(train)} batches of train", "epochs * len(train)"
+        else:
+            run = (f"epochs={epochs} × {per_epoch} updates: {len(train)} batches of train "
+                   f"in groups of accumulate={accumulate}")
+            formula = "epochs * ceil(len(train) / accumulate)"
         raise ValueError(f"scheduler {name} has {setting}={length}, but this run takes "
                          f"{updates} scheduler steps ({run}): its last {updates - length} "
                          f"would run {end}. Build the schedule with {setting}={updates} "
-                         f"({'epochs * len(train)' if per_batch else 'epochs'}), or train "
+                         f"({formula}), or train "
                          "fewer epochs")
 
 
