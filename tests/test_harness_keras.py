@@ -445,17 +445,28 @@ def test_nan_inputs_are_named_as_the_cause_and_never_left_in_the_weights(data):
 
 
 def test_nan_reaches_weights_while_the_loss_stays_finite_is_caught():
-    """The reviewer's case: with ReLU, relu(NaN) = 0 keeps the loss finite, but the
-    kernel's gradient x * delta is NaN: the weights check is what catches it."""
-    X, y = relu_data_with_one_nan()
-    keras.utils.set_random_seed(1)
-    probe = dense()
+    """The reviewer's case: a ReLU keeps the loss finite while NaN reaches the
+    kernel, so only the weights check can catch it. Built with an infinite input
+    whose weights are all negative: relu(-inf) = 0 on every kernel (relu(NaN) is
+    0 with oneDNN but NaN with Eigen), and the kernel's gradient inf * 0 is NaN.
+    In the epoch's last batch, so that no later step computes with NaN weights."""
+    X, y = regression()
+    X[-1, 3] = np.inf
+
+    def model():
+        net = dense()
+        kernel, bias = net.layers[0].get_weights()
+        kernel[3] = -np.abs(kernel[3]) - 0.1
+        net.layers[0].set_weights([kernel, bias])
+        return net
+
+    probe = model()
     probe.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
     logs = probe.fit(X, y, batch_size=32, epochs=1, shuffle=False, verbose=0).history
     assert np.isfinite(logs["loss"][0])                            # Keras alone: no sign,
     assert np.isnan(probe.get_weights()[0]).sum() > 0              # but NaN weights
-    with pytest.raises(DivergenceError, match="train's inputs hold 1 NaN value"):
-        fit(dense(), (X, y), loss="mse", optimizer=keras.optimizers.SGD(0.01), epochs=1,
+    with pytest.raises(DivergenceError, match="train's inputs hold 1 infinite value"):
+        fit(model(), (X, y), loss="mse", optimizer=keras.optimizers.SGD(0.01), epochs=1,
             batch_size=32, progress=False, shuffle=False)
 
 
