@@ -14,7 +14,7 @@ from lessons_lib.harness.torch import fit
 
 from .timing import side_by_side
 
-REPEATS = 5
+REPEATS = 11  # one repeat is ~0.15 s; 5 left the median at the mercy of a shared CPU
 EPOCHS = 3
 SIZES = {  # samples, features, hidden, classes, batch size
     "cpu": (8192, 32, 64, 10, 64),

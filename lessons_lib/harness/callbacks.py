@@ -25,7 +25,7 @@ from .history import higher_is_better
 
 class TrainState:
     """What callbacks see. `epoch` is 1-based; `step` counts updates so far;
-    `batch_loss` is the last batch's loss as a device tensor (torch only);
+    `batch_loss` is the last batch's loss as a device tensor, detached (torch only);
     `get_weights()` returns a copy of the model's weights that `set_weights`
     puts back (how is the harness's business)."""
 
