@@ -326,6 +326,8 @@ class PlaneSlice:
 
     def plot(self, ax=None, title="loss on a random plane through the trained weights"):
         import matplotlib.pyplot as plt
+
+        from . import plots  # noqa: F401  (importing it gives notebook figures alt text)
         if ax is None:
             _, ax = plt.subplots(figsize=(5.5, 4.5))
         levels = np.geomspace(self.losses.min(), np.percentile(self.losses, 95), 20)
