@@ -120,6 +120,7 @@ def descent(fig, opt, landscape, x0, steps):
     path = optim.minimize(opt, landscape, x0, steps, stop_on_divergence=False)
     left, right = fig.subplots(1, 2)
     plots.contour(landscape, {opt.name: path}, ax=left, resolution=120)
+    left.set(xlim=landscape.bounds[0], ylim=landscape.bounds[1])  # a diverging path stays framed
     plots.loss_curves({opt.name: landscape.value(path.T)}, ax=right, title="loss")
     return path
 
@@ -128,7 +129,7 @@ def gradient_descent(landscape="ill_conditioned", x0=(-8.0, 2.0), steps=60):
     """Lesson 02: GD with a log slider for η."""
     f = landscapes.REGISTRY[landscape]
     return explore(lambda fig, lr: descent(fig, optim.REGISTRY["sgd"](lr=lr), f, x0, steps),
-                   lr=Log(1e-3, 0.05, 0.02))
+                   lr=Log(1e-3, 0.045, 0.02))
 
 
 def momentum(landscape="ill_conditioned", x0=(-8.0, 2.0), steps=60):
@@ -136,7 +137,7 @@ def momentum(landscape="ill_conditioned", x0=(-8.0, 2.0), steps=60):
     f = landscapes.REGISTRY[landscape]
     return explore(lambda fig, lr, beta: descent(
         fig, optim.REGISTRY["momentum"](lr=lr, momentum=beta), f, x0, steps),
-        lr=Log(1e-3, 0.05, 0.02), beta=(0.0, 0.99, 0.9))
+        lr=Log(1e-3, 0.07, 0.02), beta=(0.0, 0.99, 0.9))
 
 
 def adam(landscape="rosenbrock", x0=(-1.5, 2.0), steps=300):
@@ -144,7 +145,7 @@ def adam(landscape="rosenbrock", x0=(-1.5, 2.0), steps=300):
     f = landscapes.REGISTRY[landscape]
     return explore(lambda fig, lr, beta1, beta2: descent(
         fig, optim.REGISTRY["adam"](lr=lr, betas=(beta1, beta2)), f, x0, steps),
-        lr=Log(1e-3, 1.0, 0.1), beta1=(0.0, 0.99, 0.9), beta2=(0.5, 0.9999, 0.999))
+        lr=Log(1e-3, 0.5, 0.1), beta1=(0.0, 0.99, 0.9), beta2=(0.5, 0.9999, 0.999))
 
 
 def warmed(name, lr, warmup, total_steps):
