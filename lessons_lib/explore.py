@@ -86,9 +86,10 @@ class Exploration:
         return {name: c.value for name, c in self.controls.items()}
 
     def redraw(self):
-        """Draw `draw(figure, **values)` afresh and show it in the Output widget."""
+        """Draw `draw(figure, **values)` afresh and show it in the Output widget;
+        what `draw` returns (a path, a list of rates) is kept as `result`."""
         self.figure.clear()
-        self.draw(self.figure, **self.values)
+        self.result = self.draw(self.figure, **self.values)
         png, alt = self._png()
         self.output.outputs = ({"output_type": "display_data", "data":
                                 {"image/png": png, "text/plain": alt},
@@ -159,8 +160,10 @@ def warmed(name, lr, warmup, total_steps):
 def schedule(total_steps=200):
     """Lesson 07: a schedule dropdown, peak η and warmup steps → the η(t) curve."""
     def draw(fig, schedule, lr, warmup):
-        plots.schedule({schedule: warmed(schedule, lr, warmup, total_steps)}, ax=fig.subplots(),
+        rates = warmed(schedule, lr, warmup, total_steps)
+        plots.schedule({schedule: rates}, ax=fig.subplots(),
                        title=f"{schedule}, peak η = {lr:.3g}, warmup {warmup}")
+        return rates
     names = ["cosine"] + [n for n in schedules.REGISTRY if n != "cosine"]
     return explore(draw, figsize=(7.0, 3.0), schedule=names, lr=Log(1e-3, 1.0, 0.1),
                    warmup=(0, total_steps // 2, total_steps // 10))

@@ -16,6 +16,7 @@ def line(ex, label, panel=0):
 def check_descent(ex, opt, f, x0, steps):
     path = optim.minimize(opt, f, x0, steps, stop_on_divergence=False)
     np.testing.assert_allclose(line(ex, opt.name, 0), path, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(ex.result, path)
     losses = line(ex, opt.name, 1)
     np.testing.assert_allclose(losses[:, 1], np.maximum(f.value(path.T), 1e-16), rtol=1e-12)
 
@@ -56,6 +57,7 @@ def test_schedule_follows_dropdown_peak_and_warmup():
     sched = schedules.get("exponential", lr=0.3, total_steps=175)
     expected = [0.3 * (t + 1) / 26 for t in range(25)] + [sched(t) for t in range(175)]
     np.testing.assert_allclose(y, expected, rtol=1e-12)
+    assert ex.result == list(y)
     assert y.max() == pytest.approx(0.3) and ex.figure.axes[0].get_title().startswith("expo")
 
 
