@@ -38,7 +38,7 @@ def measured_steps(lr=ETA, tol=TOL):
 
 
 def closed_form_steps(lr=ETA, tol=TOL):
-    """x_t = (1 − 2η)^t: the first whole t with (1 − 2η)^t < tol, t > ln tol / ln(1 − 2η)."""
+    """x_t = (1 − 2η)^t < tol first holds at the whole t just above ln tol / ln(1 − 2η)."""
     return int(np.floor(np.log(tol) / np.log(1 - 2 * lr)) + 1)
 
 

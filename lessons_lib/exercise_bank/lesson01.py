@@ -146,7 +146,8 @@ EXERCISES = [
                  WrongAnswer("momentum's √κ", 1 - 1 / np.sqrt(bowl.condition_number),
                              says="momentum"),
              ),
-             leaks=("1 - 1 / surface.condition_number", "1 - surface.eigenvalues[0] / surface.eigenvalues[-1]")),
+             leaks=("1 - 1 / surface.condition_number",
+                    "1 - surface.eigenvalues[0] / surface.eigenvalues[-1]")),
     Exercise(lesson="01", number=3, name="lr_max_new", kind="value", check=check_lr_max_new,
              wrong_answers=(
                  WrongAnswer("1/L instead of 2/L", _threshold(over=1.0), says="in one go"),
