@@ -1,6 +1,7 @@
 """Lesson 00 · Setup and a tour of the course.
 
-0. my_step: the tour's example, one gradient-descent step with learning rate 0.1.
+0. predicted_steps: a prediction, written before measuring: steps of GD (η = 0.1) on
+   f = x² from x = 1 until |x| < 10⁻³; the check compares it with (1 − 2η)^t and the run.
 1. saddle_gradient: ∇f of the saddle f(x, y) = x² − y² at a point.
 2. steps_needed: steps of sgd and momentum (lr = 0.02) to within 1e-6 on ill_conditioned.
 """
@@ -11,29 +12,64 @@ from . import Exercise, WrongAnswer
 
 
 class Uphill(optim.SGD):
-    """Gradient "descent" that adds the gradient: it climbs."""
+    """Gradient "descent" that adds the gradient: it climbs (lesson 01 reuses it)."""
 
     def rule(self, p, g, state, t, lr, xp):
         return p + lr * g, state
 
 
 class ReturnsTheStep(optim.SGD):
-    """Returns the change −η·g instead of the new weights."""
+    """Returns the change −η·g instead of the new weights (lesson 01 reuses it)."""
 
     def rule(self, p, g, state, t, lr, xp):
         return -lr * g, state
 
 
-def check_my_step(my_step):
-    return exercises.check_optimizer_step(
-        my_step, optim.REGISTRY["sgd"](lr=0.1),
-        mistakes=[(Uphill(lr=0.1), "you added the gradient, so each step goes uphill: "
-                                   "the gradient points up the slope, step against it."),
-                  (optim.REGISTRY["sgd"](lr=1.0), "you stepped by the raw gradient: "
-                                                  "scale it by the learning rate 0.1."),
-                  (ReturnsTheStep(lr=0.1), "you returned the change alone: "
-                                           "return the new parameters, where the step lands.")],
-        hint="one step moves w against the gradient, scaled by the learning rate 0.1.")
+# -- Exercise 0: predict, then measure ---------------------------------------------
+
+quadratic = landscapes.REGISTRY["quadratic"]          # f(x) = x², f'(x) = 2x
+ETA, TOL = 0.1, 1e-3
+
+
+def measured_steps(lr=ETA, tol=TOL):
+    """Steps of GD on f = x² from x = 1 until |x| < tol, counted by the library."""
+    path = optim.minimize(optim.REGISTRY["sgd"](lr=lr), quadratic, [1.0], 200)
+    return optim.steps_to_tolerance(path, quadratic, tol**2)     # f = x² ≤ tol²
+
+
+def closed_form_steps(lr=ETA, tol=TOL):
+    """x_t = (1 − 2η)^t < tol first holds at the whole t just above ln tol / ln(1 − 2η)."""
+    return int(np.floor(np.log(tol) / np.log(1 - 2 * lr)) + 1)
+
+
+WHY = ("each step multiplies x by 1 − 2η = 0.8 (x − η·2x), so x_t = 0.8^t, "
+       "and |x_t| < 10⁻³ first holds at t = ⌈ln 10⁻³ / ln 0.8⌉")
+MIXED_BASES = "you mixed log bases (log₁₀ on top, ln below): use the same log in both."
+
+
+def check_predicted_steps(predicted_steps):
+    expected = closed_form_steps()
+    mixed = np.log10(TOL) / np.log(1 - 2 * ETA)
+    feedback = exercises.check_value(
+        predicted_steps, expected, name="predicted_steps", rtol=0, atol=1e-9,
+        mistakes=[(closed_form_steps(lr=ETA / 2),
+                   "you shrank x by 1 − η per step: f' = 2x, so each step multiplies x "
+                   "by 1 − 2η."),
+                  (float(np.ceil(mixed)), MIXED_BASES),
+                  (float(np.floor(mixed)), MIXED_BASES),
+                  (expected - 1, "off by one: after that many steps |x| is still just above "
+                                 "10⁻³; round ln 10⁻³ / ln 0.8 up, not down.")],
+        hint="write x after one step as a multiple of x, then after t steps.")
+    if feedback:
+        return exercises.Feedback(True, f"{feedback.message} The library measured "
+                                        f"{measured_steps()} steps too: {WHY}.")
+    if isinstance(predicted_steps, (int, float, np.number)) and \
+            np.isfinite(predicted_steps) and predicted_steps != round(predicted_steps):
+        why = (MIXED_BASES if abs(predicted_steps - mixed) < 0.5 else
+               "round ln 10⁻³ / ln 0.8 up to the first whole step.")
+        return exercises.Feedback(False, f"predicted_steps = {predicted_steps:g} is not a "
+                                         f"whole number, and a count of steps is: {why}")
+    return feedback
 
 
 # -- Exercise 1 -------------------------------------------------------------------
@@ -87,17 +123,16 @@ def _named(name, student):
 
 
 EXERCISES = [
-    Exercise(lesson="00", number=0, name="my_step", kind="step", check=check_my_step,
+    Exercise(lesson="00", number=0, name="predicted_steps", kind="value",
+             check=check_predicted_steps,
              wrong_answers=(
-                 WrongAnswer("added the gradient", _named("my_step", lambda w, g, s, t: w + 0.1 * g),
-                             says="uphill"),
-                 WrongAnswer("forgot the learning rate", _named("my_step", lambda w, g, s, t: w - g),
-                             says="raw gradient"),
-                 WrongAnswer("returned the change, not the new w",
-                             _named("my_step", lambda w, g, s, t: -0.1 * g), says="change alone"),
-                 WrongAnswer("learning rate 0.01", _named("my_step", lambda w, g, s, t: w - 0.01 * g)),
+                 WrongAnswer("η instead of 2η: x shrinks by 0.9", 66, says="1 − 2η"),
+                 WrongAnswer("log₁₀ 10⁻³ / ln 0.8, rounded up", 14, says="log bases"),
+                 WrongAnswer("did not round: ln 10⁻³ / ln 0.8", 30.96, says="whole number"),
+                 WrongAnswer("rounded down", 30, says="off by one"),
+                 WrongAnswer("the length of the run, not the steps needed", 200),
              ),
-             leaks=("return w - 0.1 * g",)),
+             leaks=("predicted_steps = 31", "np.log(1e-3) / np.log(0.8)")),
     Exercise(lesson="00", number=1, name="saddle_gradient", kind="function",
              check=check_saddle_gradient,
              wrong_answers=(

@@ -1,14 +1,14 @@
 """Lesson 01 · Optimization as learning.
 
 1. mse_gradient: (∂L/∂w, ∂L/∂b) of the mean squared error of a line, from 1-D x and y.
-2. gd_step: one gradient-descent step with the learning rate LR = 0.05.
+2. slow_factor: a prediction, written before measuring: the factor by which GD with α = 1/L
+   shrinks the error per step once the steep direction is gone, 1 − 1/κ.
 3. lr_max_new: the stability threshold 2/L of gradient descent on the MSE for the inputs X_NEW.
 """
 import numpy as np
 
 from .. import data, exercises, linear, optim
 from . import Exercise, WrongAnswer, switched_off
-from .lesson00 import ReturnsTheStep, Uphill
 
 # -- Exercise 1 -------------------------------------------------------------------
 
@@ -40,23 +40,41 @@ def check_mse_gradient(mse_gradient):
             hint="differentiate (w·x_i + b − y_i)² with the chain rule, then average.")
 
 
-# -- Exercise 2 -------------------------------------------------------------------
+# -- Exercise 2: predict, then measure ---------------------------------------------
 
-LR = 0.05
+bowl = linear.mse_landscape(_x, _y)          # the lesson's surface
 
 
-def check_gd_step(gd_step):
-    return exercises.check_optimizer_step(
-        gd_step, optim.REGISTRY["sgd"](lr=LR),
-        mistakes=[(optim.REGISTRY["sgd"](lr=1.0), "you stepped by the raw gradient: "
-                                                  "scale it by the learning rate LR."),
-                  (Uphill(lr=LR), "you added the gradient, so each step goes uphill: "
-                                  "step against it."),
-                  (ReturnsTheStep(lr=LR), "you returned the change alone: return the new "
-                                          "parameters, where the step lands."),
-                  (optim.REGISTRY["sgd"](lr=0.1), "that is the lesson's α = 0.1: this "
-                                                  "exercise uses LR = 0.05.")],
-        hint="θ moves against the gradient, by LR times it.")
+def measured_slow_factor(steps=60):
+    """‖θ_t − θ*‖ / ‖θ_{t−1} − θ*‖ at the end of GD with α = 1/L, from (0, 0)."""
+    L = bowl.eigenvalues[-1]
+    path = optim.minimize(optim.REGISTRY["sgd"](lr=1 / L), bowl, [0.0, 0.0], steps)
+    errors = np.linalg.norm(path - bowl.theta_star, axis=1)
+    return errors[-1] / errors[-2]
+
+
+def check_slow_factor(slow_factor):
+    mu, L = bowl.eigenvalues[0], bowl.eigenvalues[-1]
+    kappa = L / mu
+    feedback = exercises.check_value(
+        slow_factor, 1 - mu / L, name="slow_factor", rtol=1e-6,
+        mistakes=[(1 / kappa, "1/κ is the part of the error a step removes; the factor is "
+                              "what stays, 1 − 1/κ."),
+                  (1 - 2 / kappa, "that is the factor of α = 2/L; this run uses α = 1/L."),
+                  (0.0, "0 = 1 − αL is the steep direction's factor, gone after one step; "
+                        "the slow, flat direction keeps 1 − αμ."),
+                  (1 - mu, "you left out α: along an eigenvector of curvature μ a step "
+                           "multiplies the error by 1 − αμ, with α = 1/L."),
+                  (1 - 1 / np.sqrt(kappa), "√κ belongs to momentum (lesson 04); plain "
+                                           "GD's factor has κ itself.")],
+        hint="along an eigenvector of H with curvature λ, one step multiplies the error "
+             "by 1 − αλ; which λ decides the end of the run?")
+    if feedback:
+        return exercises.Feedback(True, f"{feedback.message} The run measured "
+                                        f"{measured_slow_factor():.6f}: after one step of "
+                                        "α = 1/L the steep direction is gone (1 − αL = 0), "
+                                        "and the flat one shrinks by 1 − 1/κ per step.")
+    return feedback
 
 
 # -- Exercise 3 -------------------------------------------------------------------
@@ -116,22 +134,20 @@ EXERCISES = [
                      linear.mse_grad([w, b], x, y)), says="write the gradient yourself"),
              ),
              leaks=("2 * np.mean(residual * x), 2 * np.mean(residual)",)),
-    Exercise(lesson="01", number=2, name="gd_step", kind="step", check=check_gd_step,
+    Exercise(lesson="01", number=2, name="slow_factor", kind="value",
+             check=check_slow_factor,
              wrong_answers=(
-                 WrongAnswer("forgot the learning rate",
-                             _named("gd_step", lambda theta, grad, s, t: theta - grad),
-                             says="raw gradient"),
-                 WrongAnswer("added the gradient",
-                             _named("gd_step", lambda theta, grad, s, t: theta + LR * grad),
-                             says="uphill"),
-                 WrongAnswer("returned the change, not the new θ",
-                             _named("gd_step", lambda theta, grad, s, t: -LR * grad),
-                             says="change alone"),
-                 WrongAnswer("the lesson's α = 0.1",
-                             _named("gd_step", lambda theta, grad, s, t: theta - 0.1 * grad),
-                             says="LR = 0.05"),
+                 WrongAnswer("1/κ, the part removed", 1 / bowl.condition_number,
+                             says="what stays"),
+                 WrongAnswer("the factor of α = 2/L", 1 - 2 / bowl.condition_number,
+                             says="α = 2/L"),
+                 WrongAnswer("the steep direction's factor", 0.0, says="steep direction"),
+                 WrongAnswer("forgot α: 1 − μ", 1 - bowl.eigenvalues[0], says="left out α"),
+                 WrongAnswer("momentum's √κ", 1 - 1 / np.sqrt(bowl.condition_number),
+                             says="momentum"),
              ),
-             leaks=("theta - LR * grad",)),
+             leaks=("1 - 1 / surface.condition_number",
+                    "1 - surface.eigenvalues[0] / surface.eigenvalues[-1]")),
     Exercise(lesson="01", number=3, name="lr_max_new", kind="value", check=check_lr_max_new,
              wrong_answers=(
                  WrongAnswer("1/L instead of 2/L", _threshold(over=1.0), says="in one go"),

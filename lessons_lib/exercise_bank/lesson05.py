@@ -3,10 +3,14 @@
 1. adagrad_step: one AdaGrad step in torch's form (η = 0.1, ε = 10⁻¹⁰, accumulator from 0).
 2. rmsprop_step: one RMSprop step in torch's form (η = 0.01, α = 0.9, ε = 10⁻⁸).
 3. first_update: Keras's first AdaGrad update Δw for g = 10⁻³ and η = 0.01.
+4. torch_kwargs: torch.optim.RMSprop's keyword arguments that reproduce Keras's RMSprop()
+   defaults, measured against Keras with compare.run_torch / run_keras (to 1e-6: ε sits
+   outside the root in torch, inside in Keras, so exact agreement is impossible).
 """
 import numpy as np
 
 from .. import exercises, optim
+from ..optim import compare
 from . import Exercise, WrongAnswer
 
 R = optim.REGISTRY
@@ -93,6 +97,75 @@ def check_first_update(first_update):
              "root of it (ε under the root too).")
 
 
+# -- Exercise 4: configure torch's RMSprop as Keras's ------------------------------
+
+KERAS_DEFAULTS = {"lr": 1e-3, "alpha": 0.9, "eps": 1e-7}   # learning_rate, rho, epsilon
+TOLERANCE = 1e-6          # Keras keeps its learning rate in float32: about 5e-8 apart
+KERAS_NAMES = {"learning_rate": "lr", "rho": "alpha", "epsilon": "eps"}
+
+
+def keras_gap(torch_kwargs, problem):
+    """compare.relative_error of torch.optim.RMSprop(**torch_kwargs) against Keras's
+    RMSprop() with its defaults, both stepped on the same `compare.Problem`."""
+    import keras
+    import torch
+    reference = compare.run_keras(keras.optimizers.RMSprop(), problem)
+    ours = compare.run_torch(lambda params: torch.optim.RMSprop(params, **torch_kwargs), problem)
+    return compare.relative_error(ours, reference)
+
+
+def _run_slip(kwargs):
+    if kwargs.get("alpha") == 0.99 or "alpha" not in kwargs:
+        return "alpha = 0.99 is torch's default: Keras's ρ is 0.9."
+    if kwargs.get("lr") == 1e-2 or "lr" not in kwargs:
+        return "lr = 0.01 is torch's default: Keras's learning_rate is 0.001."
+    if kwargs.get("alpha") == 0.1:
+        return "alpha is the weight of the old average, ρ = 0.9 in Keras, not 1 − ρ."
+    if kwargs.get("momentum") or kwargs.get("centered"):
+        return "Keras's default RMSprop has no momentum and is not centered."
+    return "compare lr, alpha and eps with Keras's learning_rate, rho and epsilon."
+
+
+def _check_torch_like_keras(torch_kwargs):
+    name = "torch_kwargs"
+    if torch_kwargs is None or torch_kwargs is Ellipsis:
+        return exercises.Feedback(False, f"{name} is not filled in yet.")
+    if not isinstance(torch_kwargs, dict):
+        return exercises.Feedback(False, f"{name} is {exercises._describe(torch_kwargs)}: "
+                                         "expected a dict of keyword arguments for "
+                                         "torch.optim.RMSprop, e.g. {'lr': ...}.")
+    keras_names = sorted(set(torch_kwargs) & set(KERAS_NAMES))
+    if keras_names:
+        return exercises.Feedback(False, f"{', '.join(keras_names)}: those are Keras's names; "
+                                         "torch calls them lr, alpha and eps.")
+    try:
+        gap = keras_gap(torch_kwargs, compare.Problem())
+    except Exception as error:    # e.g. an unknown keyword or a negative lr
+        return exercises.Feedback(False, f"torch.optim.RMSprop(params, **{name}) raised "
+                                         f"{type(error).__name__}: {error}")
+    if not gap <= TOLERANCE:
+        return exercises.Feedback(False, f"torch and Keras differ by {gap:.2g} over 50 steps "
+                                         f"(tolerance {TOLERANCE:g}): {_run_slip(torch_kwargs)}")
+    eps = torch_kwargs.get("eps", 1e-8)
+    if not np.isclose(eps, KERAS_DEFAULTS["eps"], rtol=1e-9, atol=0):
+        return exercises.Feedback(False, f"the runs agree ({gap:.1e}) only because ε is "
+                                         f"negligible next to gradients of size 1, but eps = "
+                                         f"{eps:g} is not Keras's epsilon = 1e-7.")
+    tiny_gap = keras_gap(torch_kwargs, compare.Problem(scale=1e-6))
+    return exercises.Feedback(True, f"{name} is right: torch follows Keras's RMSprop() to "
+                                    f"{gap:.1e} over 50 steps (Keras keeps lr in float32). "
+                                    "Exact agreement is out of reach: torch divides by "
+                                    "√v + ε, Keras by √(v + ε); with gradients of size 10⁻⁶, "
+                                    f"where ε matters, the two runs differ by {tiny_gap:.3g}.")
+
+
+def check_torch_like_keras(torch_kwargs):
+    try:
+        return _check_torch_like_keras(torch_kwargs)
+    except Exception as error:   # never crash a lesson: report the checker's own failure
+        return exercises.Feedback(False, f"the check itself failed ({type(error).__name__}: "
+                                         f"{error}); please report it.")
+
 # -- typical wrong answers, written as a student would --------------------------
 
 def _named(name, student):
@@ -163,4 +236,21 @@ EXERCISES = [
              ),
              leaks=("np.sqrt(0.1 + 1e-3**2 + 1e-7)", "√(s₀ + g² + ε)",
                     "keras_adagrad.update(")),
+    Exercise(lesson="05", number=4, name="torch_kwargs", kind="value",
+             check=check_torch_like_keras,
+             wrong_answers=(
+                 WrongAnswer("torch's α = 0.99", {"lr": 1e-3, "alpha": 0.99, "eps": 1e-7},
+                             says="alpha = 0.99 is torch's default"),
+                 WrongAnswer("torch's lr = 0.01", {"lr": 1e-2, "alpha": 0.9, "eps": 1e-7},
+                             says="lr = 0.01 is torch's default"),
+                 WrongAnswer("torch's ε = 1e-8", {"lr": 1e-3, "alpha": 0.9, "eps": 1e-8},
+                             says="not Keras's epsilon"),
+                 WrongAnswer("Keras's keyword names",
+                             {"learning_rate": 1e-3, "rho": 0.9, "epsilon": 1e-7},
+                             says="Keras's names"),
+                 WrongAnswer("1 − ρ for alpha", {"lr": 1e-3, "alpha": 0.1, "eps": 1e-7},
+                             says="not 1 − ρ"),
+                 WrongAnswer("torch's defaults", {}, says="torch's default"),
+             ),
+             leaks=('"lr": 1e-3, "alpha": 0.9, "eps": 1e-7', "lr=1e-3, alpha=0.9, eps=1e-7")),
 ]
