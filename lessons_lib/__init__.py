@@ -15,8 +15,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 __all__ = ["optim", "schedules", "landscapes", "data", "metrics", "harness",
-           "plots", "exercises", "devices", "course", "linear", "experiments",
-           "problems", "checks", "ops", "exercise_bank", "publish"]
+           "plots", "exercises", "devices", "course", "linear", "studies", "table",
+           "checks", "ops", "exercise_bank", "publish", "explore"]
 
 
 def __getattr__(name):

@@ -60,7 +60,7 @@ def predicted_epochs(x, y, theta0, lr, tol=1e-3, max_epochs=100_000):
     tol = _check_tol(tol)
     lr = _check_lrs([lr])[0]
     x, y = linear.checked_data(x, y)
-    lam, Q = np.linalg.eigh(linear.hessian(x))
+    lam, Q = np.linalg.eigh(linear.mse_hessian(x))
     factors = 1 - lr * lam
     if np.any(np.abs(factors) > 1):          # the error grows along that direction
         return None
@@ -245,7 +245,7 @@ def lecture_lr_table(lrs, theta0, *, tol=1e-3, max_epochs=25_000):
     x = np.array(LECTURE_X)
     y = 2 * x[:, 0]
     measured = epochs_to_fit(lrs, x, y, theta0, tol=tol, max_epochs=max_epochs)
-    lam_max = float(np.linalg.eigvalsh(linear.hessian(x))[-1])
+    lam_max = float(np.linalg.eigvalsh(linear.mse_hessian(x))[-1])
     return [{"lr": lr, "η·λ_max": lr * lam_max, "measured": measured[lr],
              "closed form": predicted_epochs(x, y, theta0, lr, tol, max_epochs)}
             for lr in _check_lrs(lrs)]

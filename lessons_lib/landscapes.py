@@ -11,11 +11,24 @@ take a stack of points of shape `(dim, ...)`, so a whole plotting grid is one ca
     >>> X, Y, Z = f.grid(100)          # Z = f.value(np.stack([X, Y]))
 
 `Quadratic(A, b)` builds $f(x) = \tfrac12 x^\top A x - b^\top x$ with chosen curvature
-and knows its Lipschitz constant `L`, so a lesson can talk about steps 1/L and 2/L.
+and knows its Lipschitz constant `L`, so a lesson can talk about steps 1/L and 2/L;
+`f.hessian(x)` is exact for it and by central differences for the others.
+
+Everything the course minimises lives here (lesson 01's least squares, a
+`Quadratic` in θ, is built by `linear.mse_landscape(x, y)`):
+
+    REGISTRY                       the named test functions above
+    NoisyQuadratic(curvature, σ)   f(x) = ½ Σ cᵢ xᵢ², seen through seeded noisy gradients
+    sparse_logistic(...)           logistic regression on mostly-zero features, some
+                                   rare but informative (where AdaGrad shines), with
+                                   mini-batch gradients `grad(w, rows)`
 """
 import numpy as np
 
-from .checks import Registry
+import math
+from dataclasses import dataclass, field
+
+from .checks import Registry, check_int, check_range
 
 
 class Landscape:
@@ -41,6 +54,18 @@ class Landscape:
         return np.asarray(self._grad(x), dtype=float)
 
     __call__ = value
+
+    def hessian(self, x, h=1e-5):
+        r"""∇²f(x) by central differences of the analytic gradient, symmetrised.
+
+        $H_{:,j} ≈ (∇f(x + h e_j) − ∇f(x − h e_j)) / 2h$: the error is O(h²).
+        `Quadratic` overrides it with its exact, constant A.
+        """
+        x = self._check(x)
+        h = check_range(self, "h", h, 0, low_open=True)
+        steps = h * np.eye(self.dim)
+        H = np.column_stack([(self.grad(x + e) - self.grad(x - e)) / (2 * h) for e in steps])
+        return (H + H.T) / 2
 
     def grid(self, resolution=200, bounds=None):
         """Points and values over `bounds` for plotting: (X, Y, Z) in 2-D, (x, f(x)) in 1-D."""
@@ -103,6 +128,10 @@ class Quadratic(Landscape):
         if formula is None:
             formula = r"f(\mathbf{x}) = \frac{1}{2}\,\mathbf{x}^\top A\,\mathbf{x} - \mathbf{b}^\top \mathbf{x} + c"
         super().__init__(name, n, formula, bounds, minima, saddles)
+
+    def hessian(self, x=None, h=None):
+        """A, the same at every point (x and h are accepted so any landscape's call works)."""
+        return self.A.copy()
 
     def _value(self, p):
         return 0.5 * np.sum(p * np.tensordot(self.A, p, axes=1), axis=0) - np.tensordot(self.b, p, axes=1) + self.c
@@ -268,6 +297,127 @@ class SaddleWells(Landscape):
     def _grad(self, p):
         x, y = p
         return [2 * x, -2 * y + y**3]
+
+
+# -- training problems: the same kind of thing, seen through mini-batch or noisy gradients
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+
+
+@dataclass(frozen=True, eq=False)
+class SparseLogistic:
+    r"""Binary logistic regression with an L2 penalty, on the rows of `X`.
+
+        L(w) = (1/n) Σᵢ [log(1 + e^{zᵢ}) − yᵢ zᵢ] + (λ/2)‖w‖²,   zᵢ = xᵢ·w
+        ∇L(w) = (1/n) Xᵀ(σ(z) − y) + λ w
+
+    `rows` (an index array) restricts the mean to a mini-batch; the penalty is
+    always added once. `rare` marks the rare features, `frequency` is the fraction
+    of rows in which each feature is non-zero.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    w_true: np.ndarray
+    rare: np.ndarray
+    l2: float
+    _solution: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def dim(self):
+        return self.X.shape[1]
+
+    @property
+    def frequency(self):
+        return (self.X != 0).mean(axis=0)
+
+    def _rows(self, rows):
+        return (self.X, self.y) if rows is None else (self.X[rows], self.y[rows])
+
+    def loss(self, w, rows=None):
+        """Mean logistic loss (+ L2 penalty) over all rows, or over `rows`."""
+        X, y = self._rows(rows)
+        z = X @ np.asarray(w, dtype=float)
+        return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * self.l2 * np.dot(w, w))
+
+    def grad(self, w, rows=None):
+        """∇L(w) over all rows, or over the mini-batch `rows`."""
+        X, y = self._rows(rows)
+        w = np.asarray(w, dtype=float)
+        return X.T @ (_sigmoid(X @ w) - y) / len(y) + self.l2 * w
+
+    def solve(self, tol=1e-12, max_iter=100):
+        """(w*, L(w*)): the exact minimiser, by Newton's method (the penalty λ > 0 makes
+        L strictly convex, so the minimiser is unique). Cached after the first call."""
+        if "w" not in self._solution:
+            w = np.zeros(self.dim)
+            for _ in range(max_iter):
+                s = _sigmoid(self.X @ w)
+                hessian = (self.X.T * (s * (1 - s))) @ self.X / self.n_samples + self.l2 * np.eye(self.dim)
+                step = np.linalg.solve(hessian, self.grad(w))
+                w = w - step
+                if np.max(np.abs(step)) < tol:
+                    break
+            self._solution.update(w=w, loss=self.loss(w))
+        return self._solution["w"].copy(), self._solution["loss"]
+
+
+def sparse_logistic(n_samples=2000, n_common=10, n_rare=40, *, p_common=0.5, p_rare=0.02,
+                    common_scale=0.5, rare_scale=3.0, l2=1e-3, seed=0):
+    """A seeded `SparseLogistic` problem with 0/1 features, like words in short texts.
+
+    The first `n_common` features are non-zero in a fraction `p_common` of the rows
+    and carry small weights (normal, std `common_scale`); the last `n_rare` are
+    non-zero in a fraction `p_rare` only but carry large weights (±`rare_scale`):
+    rare but informative. Labels are drawn from the logistic model,
+    y ~ Bernoulli(σ(x·w_true)).
+    """
+    check_int(None, "n_samples", n_samples, 1)
+    check_int(None, "n_common", n_common, 0)
+    check_int(None, "n_rare", n_rare, 0)
+    if n_common + n_rare == 0:
+        raise ValueError("n_common + n_rare must be >= 1; got 0 features")
+    check_range(None, "p_common", p_common, 0, 1, low_open=True)
+    check_range(None, "p_rare", p_rare, 0, 1, low_open=True)
+    check_range(None, "common_scale", common_scale, 0, math.inf)
+    check_range(None, "rare_scale", rare_scale, 0, math.inf)
+    check_range(None, "l2", l2, 0, math.inf, low_open=True)
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.random((n_samples, n_common)) < p_common,
+                        rng.random((n_samples, n_rare)) < p_rare], axis=1).astype(float)
+    w_true = np.concatenate([rng.normal(0.0, common_scale, n_common),
+                             rare_scale * rng.choice([-1.0, 1.0], n_rare)])
+    y = (rng.random(n_samples) < _sigmoid(X @ w_true)).astype(float)
+    rare = np.arange(n_common + n_rare) >= n_common
+    return SparseLogistic(X, y, w_true, rare, float(l2))
+
+
+class NoisyQuadratic:
+    r"""f(x) = ½ Σᵢ cᵢ xᵢ², observed through noisy gradients g_t(x) = c ⊙ x + σ ξ_t.
+
+    ξ_t ~ N(0, I) is drawn from a generator seeded with (seed, t), so the noise of
+    step t is the same whichever optimizer asks and in whatever order: a fair race.
+    `value(x)` is the noiseless f; `grad(x, t)` is the noisy gradient of step t.
+    """
+
+    def __init__(self, curvature=(1.0,), noise=1.0, seed=0):
+        self.curvature = np.atleast_1d(np.asarray(curvature, dtype=float))
+        if self.curvature.ndim != 1 or not np.all(self.curvature > 0):
+            raise ValueError(f"curvature must be a 1-D sequence of positive numbers; got {curvature!r}")
+        check_range(None, "noise", noise, 0, math.inf)
+        self.noise, self.seed, self.dim = float(noise), seed, self.curvature.size
+
+    def value(self, x):
+        x = np.asarray(x, dtype=float)
+        return float(0.5 * np.sum(self.curvature * x * x))
+
+    def grad(self, x, t=0):
+        xi = np.random.default_rng([self.seed, t]).normal(size=self.dim)
+        return self.curvature * np.asarray(x, dtype=float) + self.noise * xi
 
 
 def _registry():

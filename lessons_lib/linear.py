@@ -6,7 +6,7 @@ of ones appended) the predictions are Zθ and the mean squared error is
 
     ℒ(θ) = (1/n) Σᵢ (wᵀxᵢ + b − yᵢ)² = (1/n) ‖Zθ − y‖²
     ∇ℒ(θ) = (2/n) Zᵀ(Zθ − y)
-    ∇²ℒ = H = (2/n) ZᵀZ                      (the same at every θ)
+    ∇²ℒ = H = (2/n) ZᵀZ                      (the same at every θ: `mse_hessian`)
 
 (ℒ for the loss; the lessons keep L for the largest curvature λ_max(H).)
 So ℒ is a quadratic, ½θᵀHθ − (2/n)(Zᵀy)ᵀθ + yᵀy/n, and convex: every point
@@ -105,7 +105,7 @@ def standardize(x, *, scale=True):
     return centred / std
 
 
-def hessian(x):
+def mse_hessian(x):
     """H = ∇²ℒ = (2/n) ZᵀZ, shape (d + 1, d + 1): it does not depend on θ or y."""
     Z = design_matrix(x)
     return 2.0 / len(Z) * (Z.T @ Z)
@@ -127,7 +127,7 @@ def max_stable_lr(x):
     for learning rates 0 < α < 2/λ_max. Along the eigenvector of λ_max the error is
     multiplied by (1 − αλ_max) each step; at α = 2/λ_max it flips sign without
     shrinking, above it grows."""
-    return 2.0 / float(np.linalg.eigvalsh(hessian(x))[-1])
+    return 2.0 / float(np.linalg.eigvalsh(mse_hessian(x))[-1])
 
 
 class MSELandscape(Quadratic):
@@ -144,7 +144,7 @@ class MSELandscape(Quadratic):
     def __init__(self, x, y, *, bounds=None, name="mse"):
         x, y = checked_data(x, y)
         Z, n = design_matrix(x), len(y)
-        super().__init__(hessian(x), 2.0 / n * (Z.T @ y), float(y @ y) / n, name=name,
+        super().__init__(mse_hessian(x), 2.0 / n * (Z.T @ y), float(y @ y) / n, name=name,
                          formula=FORMULA_1D if x.shape[1] == 1 else FORMULA, bounds=bounds)
         self.theta_star = closed_form(x, y)
         self.theta_star.flags.writeable = False

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .experiments import Table
+from .table import Table
 
 INITS = ("small", "unit", "xavier", "he", "default")
 ACTIVATIONS = ("relu", "tanh")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .experiments import Table, gradient_spread
+from .studies import gradient_spread
+from .table import Table
 
 
 # -- the linear scaling rule ---------------------------------------------------------
@@ -96,7 +97,7 @@ def linear_scaling(batch_sizes, *, base_batch, base_lr, epochs, warmup_epochs=1,
 def noise_scale(x, y, theta, batch_sizes=(1, 4, 16, 64), *, draws=200, seed=0):
     r"""B_noise = tr(Σ)/|G|², from lesson 03's gradient-spread measurement.
 
-    `experiments.gradient_spread` measures E‖g_B − G‖² = tr(Σ)/B · (n−B)/(n−1);
+    `studies.gradient_spread` measures E‖g_B − G‖² = tr(Σ)/B · (n−B)/(n−1);
     each batch size B gives tr(Σ) = spread · B · (n−1)/(n−B), averaged here.
     A step with batch B on a quadratic improves the loss by a fraction
     ≈ 1/(1 + B_noise/B) of what the exact gradient would: well below B_noise, a

@@ -399,6 +399,62 @@ class WarmupCosine(Schedule):
                            warmup_steps=self.warmup_steps)
 
 
+class CosineRestarts(Schedule):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
+
+    Cycle i lasts Tᵢ = P·mⁱ updates (P = period, m = mult) and starts at
+    Sᵢ = P(mⁱ − 1)/(m − 1) (Sᵢ = iP when m = 1); inside it
+
+        η_t = η_min + ½(η₀ − η_min)(1 + cos(π (t − Sᵢ)/Tᵢ))
+
+    and at every restart the rate jumps back to η₀. The cycle holding t is
+    i = ⌊t/P⌋ (m = 1) or ⌊log_m(1 + t(m − 1)/P)⌋. It keeps cycling past T.
+    Defaults P = ⌈T/4⌉ (four cycles when m = 1), m = 1, η_min = 0. torch:
+    CosineAnnealingWarmRestarts(T_0=P, T_mult=m, eta_min); Keras:
+    CosineDecayRestarts(first_decay_steps=P, t_mul=m, m_mul=1, alpha=η_min/η₀).
+    """
+
+    name = "cosine_restarts"
+
+    def __init__(self, lr=0.1, total_steps=100, period=None, mult=1, min_lr=0.0):
+        super().__init__(lr, total_steps)
+        if period is None:
+            period = -(-self.total_steps // 4)
+        self.period = _check_int(self, "period", period, 1)
+        self.mult = _check_int(self, "mult", mult, 1)
+        self.min_lr = _check_range(self, "min_lr", min_lr, 0, self.lr)
+
+    def _start(self, cycle, xp):
+        """Sᵢ, the first step of cycle i."""
+        if self.mult == 1:
+            return cycle * self.period
+        return self.period * (xp.power(float(self.mult), cycle) - 1) / (self.mult - 1)
+
+    def formula(self, t, xp):
+        P, m = self.period, self.mult
+        if m == 1:
+            cycle = xp.floor(t / P)
+        else:
+            cycle = xp.floor(xp.log(1 + t * (m - 1) / P) / math.log(m))
+            # the logarithm can land a hair below an integer at a restart: step over it
+            cycle = xp.where(t >= self._start(cycle + 1, xp), cycle + 1, cycle)
+        start = self._start(cycle, xp)
+        length = self._start(cycle + 1, xp) - start
+        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (
+            1 + xp.cos(math.pi * (t - start) / length))
+
+    def torch_reference(self, optimizer):
+        from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
+        _set_base_lr(optimizer, self.lr)
+        return CosineAnnealingWarmRestarts(optimizer, T_0=self.period, T_mult=self.mult,
+                                           eta_min=self.min_lr)
+
+    def keras_reference(self):
+        from keras.optimizers.schedules import CosineDecayRestarts
+        return CosineDecayRestarts(self.lr, first_decay_steps=self.period, t_mul=self.mult,
+                                   m_mul=1.0, alpha=self.min_lr / self.lr)
+
+
 class Cyclical(Schedule):
     """Triangular cyclical learning rate (Smith 2015), period 2s (s = step_size):
 
@@ -452,13 +508,19 @@ class OneCycle(Schedule):
     OneCycleLR refuses to step past T). Defaults p = 0.3, div_factor = 25,
     final_div_factor = 1e4, "cos". torch: OneCycleLR(cycle_momentum=False).
     Keras has none: keras_reference is None.
+
+    One-cycle also moves the momentum against the rate: `momentum(step)` is β_t,
+    the same phases with anneal(β_max, β_base, ·) while η rises and
+    anneal(β_base, β_max, ·) while it falls (defaults 0.95 and 0.85), as torch's
+    OneCycleLR(cycle_momentum=True) sets SGD's momentum (or Adam's β₁).
     """
 
     name = "one_cycle"
     ANNEAL = ("cos", "linear")
 
     def __init__(self, lr=0.1, total_steps=100, pct_start=0.3, div_factor=25.0,
-                 final_div_factor=1e4, anneal_strategy="cos", three_phase=False):
+                 final_div_factor=1e4, anneal_strategy="cos", three_phase=False,
+                 base_momentum=0.85, max_momentum=0.95):
         # Every phase needs a positive length: e₁ > 0, and the last phase must
         # start before T − 1 (e₁ < T − 1, or e₂ < T − 1 with three phases), so
         # pct_start lies in (1/T, 1) (or (1/T, (T + 1)/2T)): empty unless T ≥ 2.
@@ -478,25 +540,37 @@ class OneCycle(Schedule):
         self.pct_start, self.div_factor = float(pct_start), float(div_factor)
         self.final_div_factor = float(final_div_factor)
         self.anneal_strategy, self.three_phase = anneal_strategy, bool(three_phase)
+        self.max_momentum = _check_range(self, "max_momentum", max_momentum, 0, 1, high_open=True)
+        self.base_momentum = _check_range(self, "base_momentum", base_momentum, 0,
+                                          self.max_momentum)
 
     def _anneal(self, start, end, fraction, xp):
         if self.anneal_strategy == "cos":
             return end + (start - end) / 2.0 * (xp.cos(math.pi * fraction) + 1)
         return (end - start) * fraction + start
 
-    def formula(self, t, xp):
+    def _phases(self, t, low, high, last, xp):
+        """low → high over the first phase, then high → last (→ low → last with three)."""
         T = self.total_steps
-        initial = self.lr / self.div_factor
-        final = initial / self.final_div_factor
-        t = xp.minimum(t, T - 1)  # hold η_final after the last step
+        t = xp.minimum(t, T - 1)  # hold the last value after the last step
         e1 = self.pct_start * T - 1
-        up = self._anneal(initial, self.lr, t / e1, xp)
+        up = self._anneal(low, high, t / e1, xp)
         if not self.three_phase:
-            return xp.where(t <= e1, up, self._anneal(self.lr, final, (t - e1) / (T - 1 - e1), xp))
+            return xp.where(t <= e1, up, self._anneal(high, last, (t - e1) / (T - 1 - e1), xp))
         e2 = 2 * self.pct_start * T - 2
-        down = self._anneal(self.lr, initial, (t - e1) / (e2 - e1), xp)
-        tail = self._anneal(initial, final, (t - e2) / (T - 1 - e2), xp)
+        down = self._anneal(high, low, (t - e1) / (e2 - e1), xp)
+        tail = self._anneal(low, last, (t - e2) / (T - 1 - e2), xp)
         return xp.where(t <= e1, up, xp.where(t <= e2, down, tail))
+
+    def formula(self, t, xp):
+        initial = self.lr / self.div_factor
+        return self._phases(t, initial, self.lr, initial / self.final_div_factor, xp)
+
+    def momentum(self, step):
+        """β of update `step`: high while η is low, low while η peaks."""
+        t = np.float64(_as_step(step))
+        beta = self._phases(t, self.max_momentum, self.base_momentum, self.max_momentum, ops.NUMPY)
+        return float(beta)
 
     def torch_reference(self, optimizer):
         from torch.optim.lr_scheduler import OneCycleLR
@@ -508,7 +582,7 @@ class OneCycle(Schedule):
 
 REGISTRY = Registry("schedule", {cls.name: cls for cls in (
     Constant, StepDecay, MultiStep, Exponential, InverseTime, Polynomial, Cosine, WarmupCosine,
-    Cyclical, OneCycle)})
+    CosineRestarts, Cyclical, OneCycle)})
 
 
 def get(name, **kwargs):

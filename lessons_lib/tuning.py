@@ -205,7 +205,7 @@ def trials_to_target_table(methods, *, budget, target, seeds, space=None, **fixe
     """For each method, the trials each seeded search needed to reach `target`:
     a Table with median, quartiles and how many searches got there in `budget`
     (a search that never did counts as budget + 1 in the statistics)."""
-    from .experiments import Table
+    from .table import Table
     rows, raw = [], {}
     for method in methods:
         counts = [trials_to_target(values(search(method, budget=budget, seed=s,

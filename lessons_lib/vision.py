@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from . import data as _data
-from .experiments import Table
+from .table import Table
 
 
 # ---------------------------------------------------------------- data

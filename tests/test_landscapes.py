@@ -265,3 +265,126 @@ def test_an_unknown_landscape_name_lists_the_valid_ones():
     with pytest.raises(KeyError, match=r"unknown landscape 'rosenbrok'; valid: quadratic, "
                                        r".*; did you mean 'rosenbrock'\?"):
         REGISTRY["rosenbrok"]
+
+
+# -- Hessians ------------------------------------------------------------------------------
+def test_hessian_is_exact_on_a_quadratic_and_by_differences_on_rosenbrock():
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    f = Quadratic(A)
+    np.testing.assert_array_equal(f.hessian([0.3, -0.7]), A)
+    # the central differences every other landscape uses are exact on a quadratic too
+    np.testing.assert_allclose(landscapes.Landscape.hessian(f, [0.3, -0.7]), A, atol=1e-8)
+    np.testing.assert_allclose(REGISTRY["rosenbrock"].hessian([1.0, 1.0]),
+                               [[802.0, -400.0], [-400.0, 200.0]], rtol=1e-7)
+    with pytest.raises(ValueError, match=r"h=0"):
+        REGISTRY["rosenbrock"].hessian([1.0, 1.0], h=0)
+
+
+@pytest.mark.parametrize("name", ["beale", "himmelblau", "rastrigin", "saddle_wells"])
+def test_hessian_by_differences_matches_torch_autograd(name):
+    f = REGISTRY[name]
+    x = np.array([0.3, -0.4][:f.dim])
+    expected = torch.autograd.functional.hessian(TORCH[name], torch.tensor(x)).numpy()
+    np.testing.assert_allclose(f.hessian(x), expected, rtol=1e-6, atol=1e-6)
+
+
+# -- training problems: sparse logistic regression and a noisy quadratic ---------------------
+def _torch_loss(P, w, rows=None):
+    X = torch.tensor(P.X if rows is None else P.X[rows])
+    y = torch.tensor(P.y if rows is None else P.y[rows])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(X @ w, y)
+    return bce + 0.5 * P.l2 * (w @ w)
+
+
+@pytest.fixture(scope="module")
+def sparse():
+    return landscapes.sparse_logistic(n_samples=600, n_common=4, n_rare=12, seed=3)
+
+
+# -- sparse_logistic ----------------------------------------------------------------------
+
+def test_sparse_logistic_has_binary_features_with_the_asked_frequencies():
+    P = landscapes.sparse_logistic(n_samples=4000, n_common=5, n_rare=20, p_common=0.4, p_rare=0.03)
+    assert P.X.shape == (4000, 25) and P.y.shape == (4000,) and P.dim == 25 and P.n_samples == 4000
+    assert set(np.unique(P.X)) == {0.0, 1.0} and set(np.unique(P.y)) == {0.0, 1.0}
+    np.testing.assert_array_equal(P.rare, [False] * 5 + [True] * 20)
+    np.testing.assert_allclose(P.frequency[~P.rare], 0.4, atol=0.03)
+    np.testing.assert_allclose(P.frequency[P.rare], 0.03, atol=0.012)
+    np.testing.assert_array_equal(np.abs(P.w_true[P.rare]), 3.0)
+
+
+def test_sparse_logistic_labels_follow_the_logistic_model():
+    P = landscapes.sparse_logistic(n_samples=20000, n_common=3, n_rare=0, seed=1)
+    probability = 1 / (1 + np.exp(-P.X @ P.w_true))
+    assert abs(P.y.mean() - probability.mean()) < 0.01
+
+
+def test_sparse_logistic_is_reproducible_and_the_seed_matters():
+    a, b = landscapes.sparse_logistic(seed=7), landscapes.sparse_logistic(seed=7)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    np.testing.assert_array_equal(a.w_true, b.w_true)
+    assert not np.array_equal(a.X, landscapes.sparse_logistic(seed=8).X)
+
+
+@pytest.mark.parametrize("rows", [None, np.array([0, 5, 5, 17, 42])])
+def test_sparse_logistic_loss_and_grad_match_torch(sparse, rows):
+    rng = np.random.default_rng(0)
+    for scale in (0.1, 1.0, 30.0):  # 30: large logits, where a naive formula overflows
+        w = scale * rng.normal(size=sparse.dim)
+        t = torch.tensor(w, requires_grad=True)
+        loss = _torch_loss(sparse, t, rows)
+        loss.backward()
+        assert sparse.loss(w, rows) == pytest.approx(loss.item(), rel=1e-12)
+        np.testing.assert_allclose(sparse.grad(w, rows), t.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_solve_finds_the_stationary_point_below_the_true_weights(sparse):
+    w, loss = sparse.solve()
+    assert np.max(np.abs(sparse.grad(w))) < 1e-10
+    assert loss == pytest.approx(sparse.loss(w))
+    assert loss < sparse.loss(sparse.w_true)
+    w[0] = 99.0  # a copy: the cached solution is not changed
+    assert sparse.solve()[0][0] != 99.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_samples=0), r"n_samples=0 is out of range; valid: n_samples an integer >= 1"),
+    (dict(n_samples=10.5), r"n_samples=10.5 is out of range"),
+    (dict(n_rare=-1), r"n_rare=-1 is out of range; valid: n_rare an integer >= 0"),
+    (dict(n_common=0, n_rare=0), r"n_common \+ n_rare must be >= 1"),
+    (dict(p_rare=0.0), r"p_rare=0.0 is out of range; valid: p_rare in \(0, 1\]"),
+    (dict(p_common=1.5), r"p_common=1.5 is out of range; valid: p_common in \(0, 1\]"),
+    (dict(rare_scale=-1.0), r"rare_scale=-1.0 is out of range; valid: rare_scale in \[0, inf\)"),
+    (dict(l2=0.0), r"l2=0.0 is out of range; valid: l2 in \(0, inf\)"),
+    (dict(l2="big"), r"l2='big' is out of range"),
+])
+def test_sparse_logistic_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        landscapes.sparse_logistic(**kwargs)
+
+
+# -- NoisyQuadratic ---------------------------------------------------------------------------
+
+def test_noisy_quadratic_noise_depends_only_on_seed_and_step():
+    q = landscapes.NoisyQuadratic([1.0, 4.0], noise=0.5, seed=2)
+    x = np.array([1.0, -2.0])
+    g5 = q.grad(x, 5)
+    q.grad(x, 9)
+    np.testing.assert_array_equal(q.grad(x, 5), g5)
+    assert not np.array_equal(q.grad(x, 6), g5)
+    np.testing.assert_allclose(landscapes.NoisyQuadratic([1.0, 4.0], noise=0.0).grad(x, 5), [1.0, -8.0])
+    assert q.value(x) == pytest.approx(0.5 * (1 + 16))
+    noise = np.array([q.grad(np.zeros(2), t) for t in range(4000)])
+    np.testing.assert_allclose(noise.mean(axis=0), 0.0, atol=0.05)
+    np.testing.assert_allclose(noise.std(axis=0), 0.5, rtol=0.05)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(curvature=[1.0, 0.0]), "curvature must be a 1-D sequence of positive numbers"),
+    (dict(curvature=[[1.0]]), "curvature must be a 1-D sequence"),
+    (dict(noise=-1.0), r"noise=-1.0 is out of range; valid: noise in \[0, inf\)"),
+])
+def test_noisy_quadratic_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        landscapes.NoisyQuadratic(**kwargs)

@@ -82,12 +82,12 @@ def test_hessian_equals_torch_autograd_hessian(n, d, seed):
         return ((xt @ t[:-1] + t[-1] - yt) ** 2).mean()
 
     expected = torch.autograd.functional.hessian(loss, torch.tensor(theta)).numpy()
-    np.testing.assert_allclose(linear.hessian(x), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(linear.mse_hessian(x), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_toy_hessian_by_hand():
     # Z = [[1,1],[2,1],[3,1],[4,1]]: ZᵀZ = [[30, 10], [10, 4]], times 2/4
-    np.testing.assert_allclose(linear.hessian(data.toy_regression()[0]), [[15.0, 5.0], [5.0, 2.0]])
+    np.testing.assert_allclose(linear.mse_hessian(data.toy_regression()[0]), [[15.0, 5.0], [5.0, 2.0]])
 
 
 @pytest.mark.parametrize("n, d, seed", PROBLEMS)
@@ -99,10 +99,10 @@ def test_landscape_equals_mse_gradient_and_closed_form(n, d, seed):
     for theta in rng.normal(scale=3.0, size=(5, d + 1)):
         assert f.value(theta) == pytest.approx(linear.mse(theta, x, y), rel=1e-10, abs=1e-12)
         np.testing.assert_allclose(f.grad(theta), linear.mse_grad(theta, x, y), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(f.A, linear.hessian(x), rtol=1e-14)
+    np.testing.assert_allclose(f.A, linear.mse_hessian(x), rtol=1e-14)
     assert len(f.minima) == 1
     np.testing.assert_allclose(f.minima[0], linear.closed_form(x, y), rtol=1e-9, atol=1e-10)
-    assert f.L == pytest.approx(np.linalg.eigvalsh(linear.hessian(x)).max())
+    assert f.L == pytest.approx(np.linalg.eigvalsh(linear.mse_hessian(x)).max())
 
 
 @pytest.mark.parametrize("n, d, seed", PROBLEMS[:3])
@@ -175,7 +175,7 @@ def test_singular_problem_has_the_minimum_norm_solution_and_no_unique_minimum():
     (lambda: linear.mse([1.0, 0.0, 3.0], [1.0, 2.0], [1.0, 2.0]), r"params must be .*shape \(2,\) for 1 feature.*got shape \(3,\)"),
     (lambda: linear.mse_grad([1.0], np.ones((3, 2)), np.ones(3)), r"params .*shape \(3,\) for 2 feature.*got shape \(1,\)"),
     (lambda: linear.closed_form(np.ones((2, 2, 2)), np.ones(2)), r"x must have shape \(n,\) or \(n, d\).*got shape \(2, 2, 2\)"),
-    (lambda: linear.hessian([]), r"x must have shape .*n, d >= 1.*got shape \(0, 1\)"),
+    (lambda: linear.mse_hessian([]), r"x must have shape .*n, d >= 1.*got shape \(0, 1\)"),
     (lambda: linear.mse_landscape([1.0, np.nan], [1.0, 2.0]), r"x must hold finite numbers"),
     (lambda: linear.mse_grad([0.0, 0.0], [1.0, 2.0], [1.0, np.inf]), r"y must hold finite numbers"),
     (lambda: linear.max_stable_lr(np.ones((3, 0))), r"x must have shape .*got shape \(3, 0\)"),
@@ -193,12 +193,12 @@ def test_standardize_centres_and_scales_each_column_and_rounds_the_toy_valley():
     np.testing.assert_allclose(centred, x - x.mean(axis=0))
     np.testing.assert_allclose(scaled.std(axis=0), 1, rtol=1e-13)
     # centred: ZᵀZ is block-diagonal, H = diag(2 Cov(x), 2)
-    H = linear.hessian(centred)
+    H = linear.mse_hessian(centred)
     np.testing.assert_allclose(H[:2, 2], 0, atol=1e-13)
     np.testing.assert_allclose(H[:2, :2], 2 * np.cov(x.T, bias=True), rtol=1e-12)
     # the toy data: κ 55.8 -> 1.25 (Var x = 1.25) -> 1
     toy, _ = data.toy_regression(dtype=np.float64)
-    kappa = lambda v: np.linalg.cond(linear.hessian(v))
+    kappa = lambda v: np.linalg.cond(linear.mse_hessian(v))
     assert kappa(toy) == pytest.approx(55.782, abs=1e-3)
     assert kappa(linear.standardize(toy, scale=False)) == pytest.approx(1.25)
     assert kappa(linear.standardize(toy)) == pytest.approx(1.0)

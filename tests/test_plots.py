@@ -470,3 +470,25 @@ def test_the_animation_player_image_has_alt_text():
 def test_animate_figsize_sets_the_frame_in_inches_at_80_dpi():
     anim = plots.animate(ROSENBROCK, np.zeros((4, 2)), figsize=(7, 3.2))
     assert tuple(anim._fig.get_size_inches()) == (7, 3.2) and anim._fig.dpi == 80
+
+
+def test_plots_for_lessons_04_to_07():
+    import matplotlib
+    matplotlib.use("Agg")
+    from lessons_lib import landscapes, studies
+    lrs, betas = np.linspace(0.001, 0.08, 30), np.linspace(0, 0.99, 20)
+    rates = studies.heavy_ball_rate(lrs[None, :], betas[:, None], [1.0, 50.0])
+    fig = plots.rate_map(lrs, betas, rates, curves={"c": (lrs, studies.critical_beta(lrs, 1.0))})
+    assert fig.axes[0].get_xlabel() == "learning rate η"
+    with pytest.raises(ValueError, match="rates must have shape"):
+        plots.rate_map(lrs, betas, rates.T)
+    runs = {"a": {"train_loss": np.ones((3, 4)), "val_loss": np.full((3, 4), 2.0)}}
+    fig = plots.seeded_runs(runs)
+    assert len(fig.axes) == 2 and fig.axes[1].get_legend() is not None
+    with pytest.raises(ValueError, match="runs"):
+        plots.seeded_runs({})
+    ravine = landscapes.REGISTRY["ill_conditioned"]
+    fig = plots.lookahead_diagram(ravine, [-4.6, -0.3], [0.7, -1.6], 0.02, 0.9)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "momentum βv" in labels and "Nesterov: −η∇f(x + βv)" in labels
+    matplotlib.pyplot.close("all")

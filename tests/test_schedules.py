@@ -2,6 +2,7 @@
 our torch/Keras adapters, resuming, validation, and the LR range test."""
 import io
 import json
+import math
 import subprocess
 import sys
 
@@ -28,6 +29,9 @@ CASES = [(name, {}) for name in REGISTRY] + [
     ("warmup_cosine", dict(total_steps=37, warmup_steps=0, min_lr=0.001)),
     ("warmup_cosine", dict(total_steps=37, warmup_steps=12, min_lr=0.005, warmup_start_lr=0.02)),
     ("warmup_cosine", dict(total_steps=37, warmup_steps=12, warmup_start_lr=0.0)),
+    ("cosine_restarts", dict(total_steps=37, period=7)),
+    ("cosine_restarts", dict(total_steps=37, period=5, mult=2, min_lr=0.001)),
+    ("cosine_restarts", dict(total_steps=100, period=2, mult=3)),
     ("cyclical", dict(total_steps=37, step_size=5, min_lr=0.0)),
     ("one_cycle", dict(total_steps=37, anneal_strategy="linear")),
     ("one_cycle", dict(total_steps=37, pct_start=0.25, three_phase=True)),
@@ -134,6 +138,13 @@ def test_formulas_at_landmark_steps():
     one = get("one_cycle")  # peak at e1 = 0.3·T − 1 = 29
     assert [one(0), one(29), one(T - 1)] == pytest.approx([lr / 25, lr, lr / 25 / 1e4])
     assert max(ours(one, T)) == one(29)
+    assert [one.momentum(t) for t in (0, 29, T - 1)] == pytest.approx([0.95, 0.85, 0.95])
+    sgdr = get("cosine_restarts")  # P = 25: back at lr every 25 steps
+    assert [sgdr(t) for t in (0, 25, 50, 75)] == [lr] * 4
+    assert sgdr(24) == pytest.approx(lr / 2 * (1 + math.cos(math.pi * 24 / 25)))
+    doubling = get("cosine_restarts", period=10, mult=2)  # cycles of 10, 20, 40: S = 10, 30, 70
+    assert [doubling(t) for t in (10, 30, 70)] == [lr] * 3
+    assert doubling(29) < lr / 100 and doubling(20) == pytest.approx(lr / 2)
 
 
 def test_behaviour_past_total_steps():
@@ -266,6 +277,24 @@ def test_to_torch_state_dict_resumes_at_the_right_step():
     assert first + run(optimizer, scheduler, 17) == uninterrupted
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] == "one_cycle"], ids=case_id)
+def test_one_cycle_momentum_matches_torch_cycle_momentum(case):
+    s = make(*case)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    torch_cycle = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=s.lr, total_steps=s.total_steps, pct_start=s.pct_start,
+        anneal_strategy=s.anneal_strategy, div_factor=s.div_factor,
+        final_div_factor=s.final_div_factor, three_phase=s.three_phase,
+        cycle_momentum=True, base_momentum=0.8, max_momentum=0.97)
+    s = type(s)(**{**s.get_config(), "base_momentum": 0.8, "max_momentum": 0.97})
+    for t in range(s.total_steps):
+        group = optimizer.param_groups[0]
+        assert math.isclose(group["momentum"], s.momentum(t), rel_tol=1e-12)
+        assert math.isclose(group["lr"], s(t), rel_tol=1e-9, abs_tol=1e-15)
+        optimizer.step()
+        torch_cycle.step()
+
+
 # -- validation --------------------------------------------------------------------------
 @pytest.mark.parametrize("name, kwargs, named", [
     ("cosine", dict(lr=-0.1), "lr=-0.1"),
@@ -303,6 +332,12 @@ def test_to_torch_state_dict_resumes_at_the_right_step():
     ("one_cycle", dict(anneal_strategy="cosine"), "anneal_strategy='cosine'"),
     ("one_cycle", dict(total_steps=1), "total_steps=1"),
     ("one_cycle", dict(three_phase="False"), "three_phase='False'"),
+    ("cosine_restarts", dict(period=0), "period=0"),
+    ("cosine_restarts", dict(mult=0), "mult=0"),
+    ("cosine_restarts", dict(mult=1.5), "mult=1.5"),
+    ("cosine_restarts", dict(min_lr=0.2), "min_lr=0.2"),
+    ("one_cycle", dict(max_momentum=1.0), "max_momentum=1.0"),
+    ("one_cycle", dict(base_momentum=0.99), "base_momentum=0.99"),
     ("cosine", dict(lr="0.1"), "lr='0.1'"),
     ("cosine", dict(total_steps="100"), "total_steps='100'"),
     ("step", dict(gamma=True), "gamma=True"),

@@ -12,6 +12,7 @@ Each `lessonNN` module lists its exercises in `EXERCISES`; the tests run every
 `WrongAnswer` through its check and expect a clear "no", never a crash.
 """
 import importlib
+import sys
 import pkgutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,12 +53,17 @@ def switched_off(owner, name, why):
     computes the answer) switched off: a student's code that calls it raises `why`
     instead of passing. Yields the original, for the reference."""
     original = getattr(owner, name)
+    # a package that re-exports it (lessons_lib.studies) and the module that defines it
+    home = sys.modules.get(getattr(original, "__module__", None), owner)
+    homes = [owner] if home is owner else [owner, home]
 
     def refused(*args, **kwargs):
         raise RuntimeError(why)
 
-    setattr(owner, name, refused)
+    for home in homes:
+        setattr(home, name, refused)
     try:
         yield original
     finally:
-        setattr(owner, name, original)
+        for home in homes:
+            setattr(home, name, original)

@@ -159,5 +159,5 @@ EXERCISES = [
                  WrongAnswer("the lesson's four points, not x_new", linear.max_stable_lr(_x)),
              ),
              leaks=("linear.max_stable_lr(", "2 / len(x_new) * Z_new.T @ Z_new",
-                    "linear.hessian(x_new)", "mse_landscape(x_new")),
+                    "linear.mse_hessian(x_new)", "mse_landscape(x_new")),
 ]

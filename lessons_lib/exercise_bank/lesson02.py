@@ -6,7 +6,7 @@
 """
 import numpy as np
 
-from .. import exercises, experiments, landscapes, optim
+from .. import exercises, landscapes, optim, studies
 from . import Exercise, WrongAnswer, switched_off
 from .lesson00 import ReturnsTheStep, Uphill
 
@@ -29,7 +29,7 @@ def check_gd_step(gd_step):
 
 STEPS_CASES = [np.diag([1.0, 50.0]), np.array([[3.0, 1.0], [1.0, 3.0]]),
                np.diag([0.5, 2.0, 8.0])]
-WRITE_IT = ("experiments.critical_learning_rates is the library's answer, switched off for "
+WRITE_IT = ("studies.critical_learning_rates is the library's answer, switched off for "
             "this check: compute the three steps yourself, from the eigenvalues of A.")
 
 
@@ -42,7 +42,7 @@ def _from(spectrum):
 
 
 def check_critical_steps(critical_steps):
-    with switched_off(experiments, "critical_learning_rates", WRITE_IT) as critical:
+    with switched_off(studies, "critical_learning_rates", WRITE_IT) as critical:
         def exact(A):
             return tuple(critical(landscapes.Quadratic(A)).values())
 
@@ -80,7 +80,7 @@ def _solved(lr, x0, tol, *, start=None, power=2, round_up=np.ceil):
 
 def check_steps_for_x_squared(steps_for_x_squared):
     return exercises.check_function(
-        steps_for_x_squared, lambda lr, x0, tol: experiments.predicted_steps(
+        steps_for_x_squared, lambda lr, x0, tol: studies.predicted_steps(
             x_squared, [x0], lr, tol), POWER_CASES, rtol=0, atol=0,
         mistakes=[(lambda *a: _solved(*a, power=1), "f squares x_t, so f shrinks by the square "
                                                     "of the factor each step."),
@@ -128,7 +128,7 @@ EXERCISES = [
                      lambda A: (2 / _extremes(A)[1], 2 / sum(_extremes(A)),
                                 1 / _extremes(A)[1])), says="the order"),
                  WrongAnswer("called the library", _named("critical_steps",
-                     lambda A: tuple(experiments.critical_learning_rates(
+                     lambda A: tuple(studies.critical_learning_rates(
                          landscapes.Quadratic(A)).values())), says="yourself"),
              ),
              leaks=("1 / lam[-1], 2 / (lam[0] + lam[-1]), 2 / lam[-1]",
@@ -149,6 +149,6 @@ EXERCISES = [
                      lambda lr, x0, tol: int(np.ceil(np.log(tol) / (2 * np.log(abs(1 - 2 * lr)))))),
                      says="the start matters"),
              ),
-             leaks=("/ (2 * np.log(abs(1 - 2 * lr)))", "experiments.predicted_steps(",
+             leaks=("/ (2 * np.log(abs(1 - 2 * lr)))", "studies.predicted_steps(",
                     "power_without_square")),
 ]

@@ -8,7 +8,7 @@ from functools import cache
 
 import numpy as np
 
-from .. import data, exercises, experiments, linear
+from .. import data, exercises, linear, studies
 from . import Exercise, WrongAnswer, switched_off
 
 
@@ -69,12 +69,12 @@ def _epoch(theta, x, y, lr, batch_size, seed, *, shuffle=True, stale=False, firs
 
 
 def check_sgd_epoch(sgd_epoch):
-    why = ("experiments.least_squares_sgd is the library's answer, switched off for this "
+    why = ("studies.least_squares_sgd is the library's answer, switched off for this "
            "check: write the loop over the batches yourself.")
-    with switched_off(experiments, "least_squares_sgd", why) as run:
+    with switched_off(studies, "least_squares_sgd", why) as run:
         def exact(theta, x, y, lr, batch_size, seed):
             return run(x, y, batch_size=batch_size, lr=lr, epochs=1, seed=seed,
-                       theta0=theta).theta
+                       theta0=theta).params
 
         return exercises.check_function(
             sgd_epoch, exact, epoch_cases(),
@@ -166,9 +166,9 @@ EXERCISES = [
                      lambda theta, x, y, lr, batch_size, seed: _epoch(theta, x, y, lr, batch_size, 0)),
                      says="`seed`"),
                  WrongAnswer("called the library's SGD run", _named("sgd_epoch",
-                     lambda theta, x, y, lr, batch_size, seed: experiments.least_squares_sgd(
+                     lambda theta, x, y, lr, batch_size, seed: studies.least_squares_sgd(
                          x, y, batch_size=batch_size, lr=lr, epochs=1, seed=seed,
-                         theta0=theta).theta), says="write the loop"),
+                         theta0=theta).params), says="write the loop"),
              ),
              leaks=("data.batches(x, y, batch_size, rng=seed)", "epoch_unshuffled",
                     "epoch_reference", "epochs=1, seed=seed, theta0=theta")),

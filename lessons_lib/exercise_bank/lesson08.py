@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from .. import classification, exercises, experiments, linear
+from .. import classification, exercises, linear, studies
 from . import Exercise, WrongAnswer
 
 LR, TOL = 0.05, 1e-3
@@ -36,7 +36,7 @@ def measured_epochs(lr=LR):
 
 def _only_direction(top):
     """Epochs if only the steepest (top) or flattest direction of the bowl existed."""
-    lam, Q = np.linalg.eigh(linear.hessian(_X))
+    lam, Q = np.linalg.eigh(linear.mse_hessian(_X))
     e0 = Q.T @ (np.array(lecture_start()) - np.array([2.0, 0.0]))
     i = -1 if top else 0
     return int(np.ceil(np.log(TOL / abs(e0[i])) / np.log(abs(1 - LR * lam[i]))))
@@ -44,7 +44,7 @@ def _only_direction(top):
 
 def _loss_tolerance():
     f = linear.mse_landscape(_X, _Y)
-    return experiments.predicted_steps(f, np.array(lecture_start()), LR, TOL)
+    return studies.predicted_steps(f, np.array(lecture_start()), LR, TOL)
 
 
 def check_epochs_at_005(epochs_at_005):
