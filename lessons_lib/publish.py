@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from html import escape
 from pathlib import Path
@@ -85,9 +86,13 @@ def _execute(source, executed):
     NotebookClient(nb, kernel_name="python3", timeout=900,
                    resources={"metadata": {"path": str(source.parent)}}).execute()
     executed.parent.mkdir(parents=True, exist_ok=True)
-    temporary = executed.with_suffix(".tmp")
-    nbformat.write(nb, temporary)
-    temporary.replace(executed)   # never leave a half-written copy to be reused
+    # a temporary file of our own (two builds at once must not share one), then a rename:
+    # never leave a half-written copy to be reused
+    handle, temporary = tempfile.mkstemp(dir=executed.parent, suffix=".ipynb.tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        nbformat.write(nb, out)
+    os.chmod(temporary, 0o644)  # mkstemp makes it private; the build is for everyone to read
+    Path(temporary).replace(executed)
     return executed
 
 

@@ -117,3 +117,17 @@ def test_tensorflow_prints_nothing_at_start_up_once_lessons_lib_is_imported():
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stderr == "", run.stderr
+
+
+def test_execute_writes_the_copy_whole_and_leaves_no_temporary_file(tmp_path):
+    source = tmp_path / "lesson" / "00_tiny.ipynb"
+    source.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), source)
+    cache = tmp_path / "executed"
+    cache.mkdir()
+    # another build's temporary file, at the name a fixed temporary path would use
+    (cache / "00_tiny.tmp").mkdir()
+    executed = publish._execute(source, cache / "00_tiny.ipynb")
+    cell = nbformat.read(executed, as_version=4).cells[0]
+    assert cell.outputs[0]["data"]["text/plain"] == "42"
+    assert sorted(p.name for p in cache.iterdir()) == ["00_tiny.ipynb", "00_tiny.tmp"]
