@@ -467,9 +467,12 @@ def test_the_animation_player_image_has_alt_text():
     assert '<img alt="Animation. Figure: rosenbrock' in html and html.count("<img ") == 1
 
 
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")  # measured, not rendered
 def test_animate_figsize_sets_the_frame_in_inches_at_80_dpi():
     anim = plots.animate(ROSENBROCK, np.zeros((4, 2)), figsize=(7, 3.2))
     assert tuple(anim._fig.get_size_inches()) == (7, 3.2) and anim._fig.dpi == 80
+    del anim
+    gc.collect()  # here, where the unrendered animation's warning is expected
 
 
 def test_plots_for_lessons_04_to_07():
