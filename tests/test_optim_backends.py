@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lessons_lib import optim
+from lessons_lib.optim import torch_adapter
 from lessons_lib.optim.multi_tensor import XP, TensorList
 
 NAMES = list(optim.REGISTRY)
@@ -94,6 +95,60 @@ def test_compiled_state_dict_round_trip_resumes_exactly():
     resumed.load_state_dict(opt.state_dict())
     steps(resumed, first, range(3, 6))
     assert torch.equal(first[0], straight[0])
+
+
+def test_auto_picks_foreach_on_cuda_compiled_for_large_cpu_groups_else_single():
+    large = torch_adapter.AUTO_COMPILE_ELEMENTS
+    picks = {(device, elements, compiles): torch_adapter.auto_backend(device, elements, compiles)
+             for device in ("cuda", "cpu", "mps") for elements in (10, large - 1, large)
+             for compiles in (True, False)}
+    assert {k for k, v in picks.items() if v == "foreach"} == {k for k in picks if k[0] == "cuda"}
+    assert {k for k, v in picks.items() if v == "compiled"} == {("cpu", large, True)}
+
+
+def test_auto_on_a_small_group_runs_single_without_compiling():
+    rule = optim.REGISTRY["adam"]()
+    params = [torch.randn(4, 3, requires_grad=True)]
+    opt = rule.to_torch(params)
+    params[0].grad = torch.ones(4, 3)
+    opt.step()
+    assert opt._compiled is None
+
+
+def test_auto_compiles_a_large_cpu_group_and_matches_torch_optim(monkeypatch):
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)  # 3x4 + 5 + 2 parameters
+    rule = optim.REGISTRY["adam"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1], groups=False)
+    assert made[0]._compiled.calls == 12 and made[0]._compiled.failure is None
+    assert _rel(auto, _train(rule.torch_reference, groups=False)) < 1e-12
+
+
+def test_auto_falls_back_to_single_without_a_compiler(monkeypatch):
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)
+    monkeypatch.setattr(torch_adapter, "can_compile", lambda: False)
+    rule = optim.REGISTRY["nadam"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1])
+    assert made[0]._compiled is None
+    assert torch.equal(auto, _train(lambda p: rule.to_torch(p, backend="single")))
+
+
+def test_auto_falls_back_to_single_when_the_compile_fails_but_compiled_raises(monkeypatch):
+    def failing_compile(fn, **options):
+        def compiled(*args):
+            raise torch._inductor.exc.InvalidCxxCompiler()
+        return compiled
+
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    rule = optim.REGISTRY["rmsprop"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1])
+    assert isinstance(made[0]._compiled.failure, torch._inductor.exc.InvalidCxxCompiler)
+    assert torch.equal(auto, _train(lambda p: rule.to_torch(p, backend="single")))
+    with pytest.raises(torch._inductor.exc.InvalidCxxCompiler):
+        _train(lambda p: rule.to_torch(p, backend="compiled"))
 
 
 def test_unknown_backend_is_named():

@@ -5,16 +5,20 @@ The rule is the same everywhere; three backends run it ("auto" picks one):
     "single"    one call per parameter: the rule exactly as on the slide
     "foreach"   one call per group over all its parameters at once (TensorList:
                 each operator is one torch._foreach_* op)
-    "auto"      the default, as torch.optim chooses: "foreach" for CUDA tensors
-                (one kernel launch per operator instead of one per parameter),
-                "single" elsewhere (on a CPU, a parameter's temporaries are
-                freed before the next one's are made, so they stay in cache)
     "compiled"  torch.compile of the single path, new values written in place:
                 the rule becomes one fused loop per tensor (fewer passes over
                 memory than torch.optim's own step), after a compile of seconds
+    "auto"      the default, per group and step (`auto_backend`): "foreach" for
+                CUDA tensors (one kernel launch per operator instead of one per
+                parameter); on a CPU "compiled" for a group of at least
+                AUTO_COMPILE_ELEMENTS elements where torch.compile has a C++
+                compiler (else, and if the compile fails, "single"), "single"
+                for smaller groups (their temporaries stay in cache and a step
+                is too short to pay for seconds of compiling)
 
 All three compute the same numbers to round-off (tests/test_optim_backends.py).
 """
+import functools
 import types
 
 import torch
@@ -23,6 +27,34 @@ from .. import ops
 from .multi_tensor import XP as FOREACH_XP, TensorList
 
 BACKENDS = ("auto", "single", "foreach", "compiled")
+# 2**19 elements: each temporary of the single path is >= 2 MB in float32, past
+# the L2 cache and glibc's mmap threshold, so every operator also pays page
+# faults on fresh memory: "single" measured 2.7-25x torch.optim at 1M
+# parameters, "compiled" 0.24-1.5x (README, Performance)
+AUTO_COMPILE_ELEMENTS = 2 ** 19
+
+
+def auto_backend(device_type, elements, can_compile):
+    """The backend "auto" runs for `elements` numbers on a `device_type` device."""
+    if device_type == "cuda":
+        return "foreach"
+    if device_type == "cpu" and elements >= AUTO_COMPILE_ELEMENTS and can_compile:
+        return "compiled"
+    return "single"
+
+
+@functools.cache
+def can_compile():
+    """Whether torch.compile can build CPU code here: dynamo supports this Python
+    and inductor finds a C++ compiler (it runs `g++ --version`, once)."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+        if not torch._dynamo.is_dynamo_supported():
+            return False
+        get_cpp_compiler()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means: do not compile
+        return False
 
 
 class TorchOptimizer(torch.optim.Optimizer):
@@ -41,7 +73,7 @@ class TorchOptimizer(torch.optim.Optimizer):
         super().__init__(params, dict(rule.hparams))
         self._rules = {}
         self._hparam_names = tuple(k for k in rule.hparams if k != "lr")
-        self._step = _Compiled() if backend == "compiled" else _BACKEND_STEP.get(backend)
+        self._compiled = None  # built on first use: "compiled", or "auto" on a large group
 
     def _rule_for(self, group):
         # called every step: the key is a plain tuple of the values (repr for
@@ -81,11 +113,20 @@ class TorchOptimizer(torch.optim.Optimizer):
                 params, states = batches.setdefault((state["step"], p.device, p.dtype), ([], []))
                 params.append(p), states.append(state)
             for (t, device, _), (params, states) in batches.items():
-                step = self._step
-                if step is None:  # auto
-                    step = _foreach_step if device.type == "cuda" else _single_step
-                step(rule, params, states, t, group["lr"])
+                self._backend_step(device, params)(rule, params, states, t, group["lr"])
         return loss
+
+    def _backend_step(self, device, params):
+        backend = self.backend
+        if backend == "auto":
+            elements = sum(p.numel() for p in params)
+            backend = auto_backend(device.type, elements,
+                                   elements >= AUTO_COMPILE_ELEMENTS and can_compile())
+        if backend != "compiled":
+            return _BACKEND_STEP[backend]
+        if self._compiled is None:  # "auto" falls back to "single" if the compile fails
+            self._compiled = _Compiled(fallback=_single_step if self.backend == "auto" else None)
+        return self._compiled
 
 
 def _slots(state):
@@ -144,18 +185,32 @@ class _Compiled:
     step; inductor fuses the rule of each tensor into one loop). Plain SGD is one
     pass over memory, so the fixed cost of a call shows: inductor's C++ wrapper
     (COMPILE_OPTIONS) takes ~12 µs off each call for ~5 s more compile, once.
+
+    With a `fallback` step (what "auto" passes), an error on the first call,
+    which compiles before it writes anything, is kept in `failure` and this
+    and every later step run the fallback instead.
     """
 
-    def __init__(self):
+    def __init__(self, fallback=None):
         code = _in_place_step.__code__.replace()  # a fresh code object
         self.fn = torch.compile(types.FunctionType(code, _in_place_step.__globals__),
                                 fullgraph=True, dynamic=False, options=COMPILE_OPTIONS)
         self.t, self.lr = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+        self.fallback, self.failure, self.calls = fallback, None, 0
 
     def __call__(self, rule, params, states, t, lr):
+        if self.failure is not None:
+            return self.fallback(rule, params, states, t, lr)
         self.t.fill_(t), self.lr.fill_(lr)
-        scalars = self.fn(rule, params, [p.grad for p in params], [_slots(s) for s in states],
-                          self.t, self.lr)
+        try:
+            scalars = self.fn(rule, params, [p.grad for p in params],
+                              [_slots(s) for s in states], self.t, self.lr)
+        except Exception as error:  # noqa: BLE001 - only the first call, and only with a fallback
+            if self.fallback is None or self.calls:
+                raise
+            self.failure = error
+            return self.fallback(rule, params, states, t, lr)
+        self.calls += 1
         for state, values in zip(states, scalars):
             state.update(values)
 
