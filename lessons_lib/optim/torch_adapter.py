@@ -5,7 +5,8 @@ The rule is the same everywhere; three backends run it ("auto" picks one):
     "single"    one call per parameter: the rule exactly as on the slide
     "foreach"   one call per group over all its parameters at once (TensorList:
                 each operator is one torch._foreach_* op)
-    "compiled"  torch.compile of the single path, new values written in place:
+    "compiled"  the single path compiled by inductor (torch.compile's compiler),
+                new values written in place:
                 the rule becomes one fused loop per tensor (fewer passes over
                 memory than torch.optim's own step), after a compile of seconds
     "auto"      the default, per group and step (`auto_backend`): "foreach" for
@@ -19,7 +20,6 @@ The rule is the same everywhere; three backends run it ("auto" picks one):
 All three compute the same numbers to round-off (tests/test_optim_backends.py).
 """
 import functools
-import types
 
 import torch
 
@@ -45,8 +45,8 @@ def auto_backend(device_type, elements, can_compile):
 
 @functools.cache
 def can_compile():
-    """Whether torch.compile can build CPU code here: dynamo supports this Python
-    and inductor finds a C++ compiler (it runs `g++ --version`, once)."""
+    """Whether inductor can build CPU code here: torch.compile supports this
+    Python and inductor finds a C++ compiler (it runs `g++ --version`, once)."""
     try:
         from torch._inductor.cpp_builder import get_cpp_compiler
         if not torch._dynamo.is_dynamo_supported():
@@ -173,46 +173,71 @@ COMPILE_OPTIONS = {"cpp_wrapper": True}
 
 
 class _Compiled:
-    """The in-place single path under torch.compile, one per optimizer.
+    """The in-place single path compiled by inductor, called without dynamo.
 
-    Each optimizer compiles its own copy of the code (dynamo keeps compiled
-    versions per code object, at most 8 by default): a notebook that builds
-    many optimizers neither hits that limit nor checks the others' guards.
-    t and lr are passed as 0-d float64 tensors, filled each step: a Python
-    number that changes would be baked into the code (one compile per step).
+    All tensors of a group go through one call: `make_fx` traces the rule once
+    into a graph over a flat list [params, grads, slots, t, lr] and inductor
+    compiles it (each tensor's update fused into one loop). t and lr are 0-d
+    float64 tensors, filled each step: a Python number would be baked in.
 
-    All tensors of a group go through one call (one guard check per group and
-    step; inductor fuses the rule of each tensor into one loop). Plain SGD is one
-    pass over memory, so the fixed cost of a call shows: inductor's C++ wrapper
-    (COMPILE_OPTIONS) takes ~12 µs off each call for ~5 s more compile, once.
+    The compiled code is called directly. torch.compile's dynamo costs ~20 µs
+    a call in guards and wrappers (as long as plain SGD's whole update of 100k
+    numbers); our check costs ~5 µs for 4 parameters: an artifact per (rule,
+    slot names, dtype, device, shape and strides of every input), the
+    properties the compiled loops assume (inductor's code also asserts shapes
+    and strides before it writes anything). The rule's hyperparameters are
+    constants in the code; each set of them has its own rule object
+    (TorchOptimizer._rule_for), hence the rule in the key.
 
-    With a `fallback` step (what "auto" passes), an error on the first call,
-    which compiles before it writes anything, is kept in `failure` and this
-    and every later step run the fallback instead.
+    With a `fallback` step (what "auto" passes), an error while compiling
+    the first artifact is kept in `failure`, and this and every later step
+    run the fallback instead.
     """
 
     def __init__(self, fallback=None):
-        code = _in_place_step.__code__.replace()  # a fresh code object
-        self.fn = torch.compile(types.FunctionType(code, _in_place_step.__globals__),
-                                fullgraph=True, dynamic=False, options=COMPILE_OPTIONS)
         self.t, self.lr = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
-        self.fallback, self.failure, self.calls = fallback, None, 0
+        self.fallback, self.failure, self.artifacts = fallback, None, {}
 
     def __call__(self, rule, params, states, t, lr):
         if self.failure is not None:
             return self.fallback(rule, params, states, t, lr)
+        names = tuple(k for k in states[0] if k != "step")
+        args = [*params, *[p.grad for p in params], *[s[k] for s in states for k in names],
+                self.t, self.lr]
+        key = (rule, names, *[(a.dtype, a.device, a.shape, a.stride()) for a in args])
+        found = self.artifacts.get(key)
+        if found is None:
+            try:
+                found = self.artifacts[key] = _compile_in_place_step(rule, len(params), names,
+                                                                     args)
+            except Exception as error:  # noqa: BLE001 - only the first, only with a fallback
+                if self.fallback is None or self.artifacts:
+                    raise
+                self.failure = error
+                return self.fallback(rule, params, states, t, lr)
         self.t.fill_(t), self.lr.fill_(lr)
-        try:
-            scalars = self.fn(rule, params, [p.grad for p in params],
-                              [_slots(s) for s in states], self.t, self.lr)
-        except Exception as error:  # noqa: BLE001 - only the first call, and only with a fallback
-            if self.fallback is None or self.calls:
-                raise
-            self.failure = error
-            return self.fallback(rule, params, states, t, lr)
-        self.calls += 1
-        for state, values in zip(states, scalars):
-            state.update(values)
+        compiled, outputs = found
+        for (i, name), value in zip(outputs, compiled(*args)):
+            states[i][name] = value
+
+
+def _compile_in_place_step(rule, n, names, args):
+    """(inductor's compiled `_in_place_step` over the flat `args`, where its
+    outputs go: [(parameter index, slot name)] of the new 0-d state values)."""
+    from torch._inductor import compile as inductor_compile
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    outputs = []
+
+    def flat_step(*flat):
+        slots = [dict(zip(names, flat[2 * n + i * len(names):2 * n + (i + 1) * len(names)]))
+                 for i in range(n)]
+        scalars = _in_place_step(rule, flat[:n], flat[n:2 * n], slots, flat[-2], flat[-1])
+        outputs[:] = [(i, k) for i, values in enumerate(scalars) for k in values]
+        return [v for values in scalars for v in values.values()]
+
+    graph = make_fx(flat_step, tracing_mode="fake")(*args)
+    return inductor_compile(graph, args, options=COMPILE_OPTIONS), outputs
 
 
 _BACKEND_STEP = {"single": _single_step, "foreach": _foreach_step}
