@@ -911,9 +911,12 @@ def _step_scheduler_per_epoch(run, row):
         run.scheduler.step()
 
 
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable; cheaper than a disabled autocast
+
+
 def _autocast(run):
     if run.amp_dtype is None:
-        return contextlib.nullcontext()  # cheaper than a disabled autocast, every step
+        return _NO_AUTOCAST
     return torch.autocast(run.device.type, dtype=run.amp_dtype)
 
 
@@ -923,8 +926,10 @@ def _to_device(batch, device):
     except (TypeError, ValueError):
         raise ValueError(f"each batch must be an (x, y) pair; got a {type(batch).__name__} "
                          "that does not unpack into two") from None
-    # non_blocking: the copy from pinned memory overlaps with GPU work.
-    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    # non_blocking: the copy from pinned memory overlaps with GPU work. A tensor
+    # already there is kept: .to() costs ~0.7 µs a call even then, the test 0.16.
+    return (x if x.device == device else x.to(device, non_blocking=True),
+            y if y.device == device else y.to(device, non_blocking=True))
 
 
 def _read_once(tensors):
