@@ -196,7 +196,7 @@ class _Compiled:
 
     def __init__(self, fallback=None):
         self.t, self.lr = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
-        self.fallback, self.failure, self.artifacts = fallback, None, {}
+        self.fallback, self.failure, self.artifacts, self.last_lr = fallback, None, {}, None
 
     def __call__(self, rule, params, states, t, lr):
         if self.failure is not None:
@@ -215,15 +215,20 @@ class _Compiled:
                     raise
                 self.failure = error
                 return self.fallback(rule, params, states, t, lr)
-        self.t.fill_(t), self.lr.fill_(lr)
-        compiled, outputs = found
+        compiled, outputs, uses_t = found
+        if uses_t:  # plain SGD's rule does not read t; a fill costs ~1 µs
+            self.t.fill_(t)
+        if isinstance(lr, torch.Tensor) or lr != self.last_lr:  # a tensor may change in place
+            self.lr.fill_(lr)
+            self.last_lr = lr
         for (i, name), value in zip(outputs, compiled(*args)):
             states[i][name] = value
 
 
 def _compile_in_place_step(rule, n, names, args):
     """(inductor's compiled `_in_place_step` over the flat `args`, where its
-    outputs go: [(parameter index, slot name)] of the new 0-d state values)."""
+    outputs go: [(parameter index, slot name)] of the new 0-d state values,
+    whether the code reads t)."""
     from torch._inductor import compile as inductor_compile
     from torch.fx.experimental.proxy_tensor import make_fx
 
@@ -237,7 +242,8 @@ def _compile_in_place_step(rule, n, names, args):
         return [v for values in scalars for v in values.values()]
 
     graph = make_fx(flat_step, tracing_mode="fake")(*args)
-    return inductor_compile(graph, args, options=COMPILE_OPTIONS), outputs
+    uses_t = bool(graph.graph.find_nodes(op="placeholder")[-2].users)
+    return inductor_compile(graph, args, options=COMPILE_OPTIONS), outputs, uses_t
 
 
 _BACKEND_STEP = {"single": _single_step, "foreach": _foreach_step}
