@@ -6,16 +6,16 @@ The rule is the same everywhere; three backends run it ("auto" picks one):
     "foreach"   one call per group over all its parameters at once (TensorList:
                 each operator is one torch._foreach_* op)
     "compiled"  the single path compiled by inductor (torch.compile's compiler),
-                new values written in place:
-                the rule becomes one fused loop per tensor (fewer passes over
-                memory than torch.optim's own step), after a compile of seconds
+                new values written in place: the rule becomes one fused loop per
+                tensor (fewer passes over memory than torch.optim's own step),
+                after a compile of seconds
     "auto"      the default, per group and step (`auto_backend`): "foreach" for
                 CUDA tensors (one kernel launch per operator instead of one per
                 parameter); on a CPU "compiled" for a group of at least
-                AUTO_COMPILE_ELEMENTS elements where torch.compile has a C++
+                AUTO_COMPILE_ELEMENTS elements where inductor finds a C++
                 compiler (else, and if the compile fails, "single"), "single"
-                for smaller groups (their temporaries stay in cache and a step
-                is too short to pay for seconds of compiling)
+                for smaller groups (their temporaries are small and a step is
+                too short to pay for seconds of compiling)
 
 All three compute the same numbers to round-off (tests/test_optim_backends.py).
 """
@@ -27,10 +27,10 @@ from .. import ops
 from .multi_tensor import XP as FOREACH_XP, TensorList
 
 BACKENDS = ("auto", "single", "foreach", "compiled")
-# 2**19 elements: each temporary of the single path is >= 2 MB in float32, past
-# the L2 cache and glibc's mmap threshold, so every operator also pays page
-# faults on fresh memory: "single" measured 2.7-25x torch.optim at 1M
-# parameters, "compiled" 0.24-1.5x (README, Performance)
+# 2**19 elements: a group's temporaries in the single path are MBs in float32,
+# past the L2 cache and freed back to the system by glibc, so every operator
+# also pays page faults on fresh memory: at 1M parameters "single" measured
+# 2-22x torch.optim's step, "compiled" 0.15-1.2x (README, Performance)
 AUTO_COMPILE_ELEMENTS = 2 ** 19
 
 
