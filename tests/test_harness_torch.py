@@ -2,6 +2,7 @@
 import copy
 import os
 import time
+import types
 
 import numpy as np
 import pytest
@@ -324,6 +325,58 @@ def test_divergence_in_a_later_epoch_restores_that_epochs_start():
     assert len(caught.value.history) == 1
     assert all(torch.equal(snapshots[0][k], v) for k, v in model.state_dict().items())
     assert scheduler.last_epoch == 14 and optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_divergence_restores_the_optimizer_state_of_the_epochs_start():
+    """The momentum buffers go back too (the snapshot copies the optimizer's state dict)."""
+    X, y = diabetes()
+    model = nn.Linear(10, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 if step < 15 else 1e6)
+    saved = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, state, row):
+            saved.append(copy.deepcopy(optimizer.state_dict()))
+
+    with pytest.raises(DivergenceError):
+        fit(model, loaders(X, y)[0], loss=nn.MSELoss(), optimizer=optimizer, epochs=3,
+            scheduler=scheduler, callbacks=[Snapshot()], progress=False)
+    now = optimizer.state_dict()
+    assert now["param_groups"] == saved[0]["param_groups"]
+    assert all(torch.equal(now["state"][i]["momentum_buffer"], s["momentum_buffer"])
+               for i, s in saved[0]["state"].items())
+    assert all(b["momentum_buffer"].abs().sum() > 0 for b in now["state"].values())
+
+
+def test_step_hooks_of_any_callback_run_every_step_and_empty_ones_are_skipped():
+    """Hooks a callback overrides run every step, also on a duck-typed callback
+    (not a Callback subclass); a Callback's empty hooks are not called at all."""
+    X, y = diabetes()
+    calls = []
+
+    class DuckTyped:  # every hook, no base class
+        def on_train_begin(self, state): pass
+        def on_epoch_begin(self, state): pass
+        def on_before_step(self, state): calls.append("duck before step")
+        def on_batch_end(self, state): calls.append("duck batch end")
+        def on_epoch_end(self, state, row): return False
+        def on_train_end(self, state): pass
+        def state_dict(self): return {}
+        def load_state_dict(self, state): pass
+
+    class GradientsSeen(Callback):
+        def on_before_step(self, state):
+            calls.append(all(p.grad is not None for p in state.model.parameters()))
+
+    model = nn.Linear(10, 1)
+    fit(model, loaders(X, y)[0], loss=nn.MSELoss(), progress=False, epochs=1,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.01),
+        callbacks=[DuckTyped(), GradientsSeen(), Callback()])
+    assert calls == ["duck before step", True, "duck batch end"] * 14
+    run = types.SimpleNamespace(callbacks=[Callback(), GradientsSeen()])
+    assert harness_torch._hooks(run, "on_batch_end") == []
+    assert len(harness_torch._hooks(run, "on_before_step")) == 1
 
 
 # -- callbacks --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lessons_lib import optim
+from lessons_lib.optim import torch_adapter
 from lessons_lib.optim.multi_tensor import XP, TensorList
 
 NAMES = list(optim.REGISTRY)
@@ -48,7 +49,7 @@ def test_foreach_and_single_match_each_other_and_torch_optim(name):
     foreach = _train(lambda p: rule.to_torch(p, backend="foreach"))
     reference = _train(rule.torch_reference)
     assert _rel(foreach, single) < 1e-14
-    assert torch.equal(_train(rule.to_torch), single)  # auto: single on a CPU
+    assert torch.equal(_train(rule.to_torch), single)  # auto: single for small CPU groups
     assert _rel(single, reference) < 1e-12
     assert _rel(single, _train(lambda p: rule.to_torch(p, backend="single"), groups=False)) > 1e-6
 
@@ -94,6 +95,84 @@ def test_compiled_state_dict_round_trip_resumes_exactly():
     resumed.load_state_dict(opt.state_dict())
     steps(resumed, first, range(3, 6))
     assert torch.equal(first[0], straight[0])
+
+
+def test_auto_picks_foreach_on_cuda_compiled_for_large_cpu_groups_else_single():
+    large = torch_adapter.AUTO_COMPILE_ELEMENTS
+    picks = {(device, elements, compiles): torch_adapter.auto_backend(device, elements, compiles)
+             for device in ("cuda", "cpu", "mps") for elements in (10, large - 1, large)
+             for compiles in (True, False)}
+    assert {k for k, v in picks.items() if v == "foreach"} == {k for k in picks if k[0] == "cuda"}
+    assert {k for k, v in picks.items() if v == "compiled"} == {("cpu", large, True)}
+
+
+def test_auto_on_a_small_group_runs_single_without_compiling():
+    rule = optim.REGISTRY["adam"]()
+    params = [torch.randn(4, 3, requires_grad=True)]
+    opt = rule.to_torch(params)
+    params[0].grad = torch.ones(4, 3)
+    opt.step()
+    assert opt._compiled is None
+
+
+def test_auto_compiles_a_large_cpu_group_and_matches_torch_optim(monkeypatch):
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)  # 3x4 + 5 + 2 parameters
+    rule = optim.REGISTRY["adam"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1], groups=False)
+    assert len(made[0]._compiled.artifacts) == 1 and made[0]._compiled.failure is None
+    assert _rel(auto, _train(rule.torch_reference, groups=False)) < 1e-12
+
+
+def test_auto_falls_back_to_single_without_a_compiler(monkeypatch):
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)
+    monkeypatch.setattr(torch_adapter, "can_compile", lambda: False)
+    rule = optim.REGISTRY["nadam"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1])
+    assert made[0]._compiled is None
+    assert torch.equal(auto, _train(lambda p: rule.to_torch(p, backend="single")))
+
+
+def test_auto_falls_back_to_single_when_the_compile_fails_but_compiled_raises(monkeypatch):
+    def failing_compile(graph, inputs, options=None):
+        raise torch._inductor.exc.InvalidCxxCompiler()
+
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)
+    monkeypatch.setattr(torch._inductor, "compile", failing_compile)
+    rule = optim.REGISTRY["rmsprop"](weight_decay=0.01)
+    made = []
+    auto = _train(lambda p: made.append(rule.to_torch(p)) or made[-1])
+    assert isinstance(made[0]._compiled.failure, torch._inductor.exc.InvalidCxxCompiler)
+    assert torch.equal(auto, _train(lambda p: rule.to_torch(p, backend="single")))
+    with pytest.raises(torch._inductor.exc.InvalidCxxCompiler):
+        _train(lambda p: rule.to_torch(p, backend="compiled"))
+
+
+def test_compiled_recompiles_when_a_layout_or_dtype_changes():
+    """The compiled code is called without dynamo's guards: our key must see a
+    parameter turned non-contiguous (new strides) and one turned float64."""
+    def run(backend):
+        params = [torch.arange(12.0).reshape(3, 4).requires_grad_(),
+                  torch.ones(5, requires_grad=True)]
+        opt = optim.REGISTRY["momentum"](lr=0.1).to_torch(params, backend=backend)
+        for t in range(6):
+            if t == 2:
+                params[0].data = params[0].data.t().contiguous().t()  # same values, strides (1, 3)
+            if t == 4:
+                params[1].data = params[1].data.double()
+                opt.state[params[1]]["buffer"] = opt.state[params[1]]["buffer"].double()
+            for p in params:
+                p.grad = torch.cos(p.detach() + t)
+            opt.step()
+        return opt, [p.detach().clone() for p in params]
+
+    compiled, got = run("compiled")
+    # both parameters, then new strides; then float32 and float64 run apart (two batches)
+    assert len(compiled._compiled.artifacts) == 4
+    assert got[0].stride() == (1, 3) and got[1].dtype == torch.float64
+    for ours, single in zip(got, run("single")[1]):
+        assert torch.allclose(ours, single, rtol=1e-6, atol=0)
 
 
 def test_unknown_backend_is_named():

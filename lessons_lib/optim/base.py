@@ -144,8 +144,10 @@ class Optimizer:
         """A real `torch.optim.Optimizer` that runs this rule.
 
         `backend`: "single" (one parameter at a time), "foreach" (all parameters
-        of a group at once), "auto" (foreach on CUDA, else single) or "compiled"
-        (torch.compile, fastest per step after seconds of compiling); see torch_adapter.
+        of a group at once), "compiled" (torch.compile, fastest per step after
+        seconds of compiling) or "auto" (foreach on CUDA; on a CPU compiled for
+        groups of >= 2**19 elements when a C++ compiler is there, else single);
+        see torch_adapter.
         """
         from .torch_adapter import TorchOptimizer
         return TorchOptimizer(params, self, backend)
