@@ -175,6 +175,26 @@ def test_compiled_recompiles_when_a_layout_or_dtype_changes():
         assert torch.allclose(ours, single, rtol=1e-6, atol=0)
 
 
+def test_auto_stops_compiling_when_the_hyperparameters_change_every_step(monkeypatch):
+    """A momentum changed every step (one-cycle's cycle_momentum) makes a new rule, and
+    each rule its own compiled code: "auto" compiles AUTO_MAX_ARTIFACTS, then runs single."""
+    monkeypatch.setattr(torch_adapter, "AUTO_COMPILE_ELEMENTS", 10)
+
+    def run(backend):
+        params = [torch.linspace(-1, 1, 12).requires_grad_()]
+        opt = optim.REGISTRY["momentum"](lr=0.1).to_torch(params, backend=backend)
+        for t in range(8):
+            opt.param_groups[0]["momentum"] = 0.9 - 0.01 * t
+            params[0].grad = torch.cos(params[0].detach() + t)
+            opt.step()
+        return opt, params[0].detach()
+
+    auto, got = run("auto")
+    assert len(auto._compiled.artifacts) == torch_adapter.AUTO_MAX_ARTIFACTS
+    assert "more than 4 compiled versions" in str(auto._compiled.failure)
+    assert torch.allclose(got, run("single")[1], rtol=1e-6, atol=1e-7)
+
+
 def test_unknown_backend_is_named():
     valid = r"'auto', 'single', 'foreach', 'compiled'"
     with pytest.raises(ValueError, match=r"backend='fused'.*" + valid):

@@ -32,6 +32,7 @@ BACKENDS = ("auto", "single", "foreach", "compiled")
 # also pays page faults on fresh memory: at 1M parameters "single" measured
 # 2-22x torch.optim's step, "compiled" 0.15-1.2x (README, Performance)
 AUTO_COMPILE_ELEMENTS = 2 ** 19
+AUTO_MAX_ARTIFACTS = 4  # "auto" compiles at most this many versions, then runs "single"
 
 
 def auto_backend(device_type, elements, can_compile):
@@ -191,7 +192,9 @@ class _Compiled:
 
     With a `fallback` step (what "auto" passes), an error while compiling
     the first artifact is kept in `failure`, and this and every later step
-    run the fallback instead.
+    run the fallback instead. So does a run that keeps asking for new code:
+    past AUTO_MAX_ARTIFACTS of them (a scheduler that changes the momentum every
+    step, say) "auto" stops compiling, because each compile costs seconds.
     """
 
     def __init__(self, fallback=None):
@@ -206,6 +209,11 @@ class _Compiled:
                 self.t, self.lr]
         key = (rule, names, *[(a.dtype, a.device, a.shape, a.stride()) for a in args])
         found = self.artifacts.get(key)
+        if found is None and self.fallback is not None \
+                and len(self.artifacts) >= AUTO_MAX_ARTIFACTS:
+            self.failure = RuntimeError(f"more than {AUTO_MAX_ARTIFACTS} compiled versions "
+                                        "needed (hyperparameters or layouts keep changing)")
+            return self.fallback(rule, params, states, t, lr)
         if found is None:
             try:
                 found = self.artifacts[key] = _compile_in_place_step(rule, len(params), names,
