@@ -821,6 +821,30 @@ def test_inf_input_with_a_finite_loss_is_named_not_the_next_step():
         in str(caught.value)
 
 
+@pytest.mark.parametrize("changes_lr", ["per-batch scheduler", "on_batch_end callback", "nothing"])
+def test_the_divergence_names_the_learning_rate_of_its_own_step(changes_lr):
+    """fit records each step's learning rate only where something can change it during
+    the epoch; the message must name the diverging step's rate either way."""
+    batches = [(torch.full((8, 2), float(i + 1)), torch.ones(8, 1)) for i in range(6)]
+    batches[3][0][0, 0] = float("nan")                 # step 4 diverges
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    class Doubling(Callback):
+        def on_batch_end(self, state):
+            state.optimizer.param_groups[0]["lr"] *= 2
+
+    options = {"per-batch scheduler": dict(scheduler=torch.optim.lr_scheduler.LambdaLR(
+                   optimizer, lambda t: 2.0 ** t)),
+               "on_batch_end callback": dict(callbacks=[Doubling()]), "nothing": {}}[changes_lr]
+    with pytest.raises(DivergenceError) as caught:
+        fit(model, batches, loss=nn.MSELoss(), optimizer=optimizer, epochs=1, progress=False,
+            **options)
+    expected = 0.01 if changes_lr == "nothing" else 0.08   # three doublings before step 4
+    assert caught.value.step == 4 and caught.value.lr == pytest.approx(expected)
+    assert f"step 4 with learning rate {expected:g}" in str(caught.value)
+
+
 # -- reliability: a checkpoint of another run is refused (issue 14, item 4) ---------------
 
 def sweep_run(path, epochs=1, *, lr=0.05, momentum=0.9, weight_decay=0.0, optimizer="sgd",
