@@ -1,11 +1,9 @@
 """Optimizers raced on the digits MLP (lessons 06, 07): seeded runs, tuned races."""
 import math
 
-import numpy as np
 import pytest
-import torch
 
-from lessons_lib import optim, studies
+from lessons_lib import studies
 
 
 def test_digits_run_is_seeded_and_flags_divergence():

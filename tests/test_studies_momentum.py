@@ -3,9 +3,8 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
-from lessons_lib import optim, studies
+from lessons_lib import studies
 
 
 def test_steps_vs_condition_gd_linear_heavy_ball_square_root():

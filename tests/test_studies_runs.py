@@ -1,7 +1,6 @@
 """Training runs of the NumPy optimizers: trace, train, tune_lr, against minimize and by hand."""
 import numpy as np
 import pytest
-import torch
 
 from lessons_lib import landscapes, optim, studies
 
