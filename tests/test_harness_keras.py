@@ -288,8 +288,11 @@ def test_checkpoint_survives_sigkill_during_saves_and_resume_is_exact(tmp_path):
         for kill in range(6):
             child = zygote.start("keras_kill_run:train_for_kill_test", folder=str(folder))
             temp_prefix = f"{harness_keras.CHECKPOINT_FILE}{harness_keras.TEMP_MARK}{child.pid}-"
+            # Every other kill as soon as the temporary file shows: mid-write even where a
+            # save takes only a few ms (a fast disk); the others at a random later moment.
+            delay = float(rng.uniform(0, 0.02))
             assert kill_while_writing(child, folder, prefix=temp_prefix, skip=int(rng.integers(2)),
-                                      delay=float(rng.uniform(0, 0.02))), "the child finished"
+                                      delay=0.0 if kill % 2 == 0 else delay), "the child finished"
             left = [name for name in os.listdir(folder) if name.startswith(temp_prefix)]
             if not path.exists():  # killed in the first save: the old state is "none"
                 outcomes.append((0, "mid-write" if left else "before the first save"))
