@@ -39,6 +39,12 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
     machine = figures["machine"]
     assert machine["cores"] >= 1 and machine["torch_threads"] == 1
     assert machine["torch"] and machine["keras"] and machine["device"] in ("cpu", "cuda", "mps")
+    for name in ("adam", "adamw"):  # the GPU rows' code, run on the CPU at toy sizes
+        assert set(figures["gpu_step_ratio_vs_fused"][name]) == {"ours_auto", "torch_foreach"}
+        assert all(_positive(v) for v in figures["gpu_step_ratio_vs_fused"][name].values())
+    assert _positive(figures["gpu_harness_amp_throughput"])
+    assert figures["gpu"]["harness_amp"]["dtype"] == "torch.bfloat16"
+    assert _positive(figures["keras_harness"]["whole_run"]["ratio"])
     adam = figures["scratch_step"]["by_backend"]["foreach"]["adam"]
     assert adam["repeats"] >= 2 and 0 < adam["spread"][0] <= adam["spread"][1]
 
@@ -46,3 +52,13 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
 def test_unknown_benchmark_is_named():
     with pytest.raises(SystemExit, match="unknown benchmark.*bench_nothing"):
         main(["bench_nothing"])
+
+
+def test_gpu_rows_say_why_they_are_skipped_without_cuda(monkeypatch):
+    import torch
+
+    from benchmarks import bench_gpu
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    figures = bench_gpu.run("full")
+    assert "no CUDA device" in figures["gpu"]["skipped"]
+    assert bench_gpu.describe(figures).startswith("GPU rows skipped: no CUDA device")

@@ -447,6 +447,17 @@ def test_nan_inputs_are_named_as_the_cause_and_never_left_in_the_weights(data):
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), initial))
 
 
+def test_the_weights_check_sees_nan_and_inf_in_every_float_dtype_and_skips_integers():
+    import ml_dtypes
+    check = harness_keras._all_finite
+    assert check([np.ones(3, "float32"), np.arange(3), np.array(True)])
+    for dtype in ("float16", "float32", "float64", ml_dtypes.bfloat16):
+        for bad in (np.nan, np.inf, -np.inf):
+            assert not check([np.ones(2, "float32"), np.array([1.0, bad]).astype(dtype)]), \
+                (dtype, bad)
+    assert check([])
+
+
 def test_nan_reaches_weights_while_the_loss_stays_finite_is_caught():
     """The reviewer's case: a ReLU keeps the loss finite while NaN reaches the
     kernel, so only the weights check can catch it. Built with an infinite input

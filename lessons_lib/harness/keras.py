@@ -685,11 +685,18 @@ def _seed_variables(model):
     return [v for v in model.variables if id(v) not in weights]
 
 
-def _all_finite(variables):
-    """Whether every value of `variables` is finite: computed on the device, one read."""
-    flags = [keras.ops.all(keras.ops.isfinite(v)) for v in variables
-             if keras.backend.is_float_dtype(v.dtype)]
-    return not flags or bool(keras.ops.convert_to_numpy(keras.ops.all(keras.ops.stack(flags))))
+def _host_values(variables):
+    """The variables' values as NumPy arrays. `v.numpy()` reads a variable in
+    ~40 us on a CPU, `keras.ops.convert_to_numpy(v)` in ~150 us."""
+    return [v.numpy() for v in variables]
+
+
+def _all_finite(arrays):
+    """Whether every value of `arrays` (NumPy) is finite. Checked on the host: 0.3 ms
+    for a 7k-weight model with the read, where two eager device ops per variable
+    and one read took 1.4 ms; the start of each epoch reads them all anyway."""
+    return all(np.isfinite(a if a.dtype.kind == "f" else a.astype(np.float32)).all()
+               for a in map(np.asarray, arrays) if a.dtype.kind not in "biu")  # bfloat16: "V"
 
 
 class _Harness(keras.callbacks.Callback):
@@ -723,9 +730,8 @@ class _Harness(keras.callbacks.Callback):
         self.started = time.perf_counter()
         self.first_bad = None
         optimizer = self.model.optimizer
-        self.saved = (self.model.get_weights(),
-                      [keras.ops.convert_to_numpy(v) for v in optimizer.variables],
-                      int(keras.ops.convert_to_numpy(optimizer.iterations)))
+        self.saved = (self.model.get_weights(), _host_values(optimizer.variables),
+                      int(optimizer.iterations.numpy()))
         self.state.epoch = epoch + 1
         for callback in self.ours:
             callback.on_epoch_begin(self.state)
@@ -741,7 +747,7 @@ class _Harness(keras.callbacks.Callback):
         if "loss" not in logs:
             raise ValueError("train yielded no batches; it needs at least one (x, y) batch")
         if (self.first_bad is not None or not math.isfinite(logs["loss"])
-                or not _all_finite(self.model.weights)):
+                or not _all_finite(self.model.get_weights())):
             self._diverged(epoch + 1)
         if not math.isfinite(logs.get("val_loss", 0.0)):
             raise ValueError(f"val_loss is {logs['val_loss']} at epoch {epoch + 1} while the "
