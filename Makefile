@@ -41,7 +41,8 @@ lab: $(STAMP)
 # Unit tests, every notebook under nbval, and the student edition (solutions
 # removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
 # JOBS pytest-xdist workers; --dist loadfile keeps each file (a notebook's cells,
-# test_browser's servers) in one worker, in order. JOBS=0 runs serially.
+# a test file's fixtures) in one worker, in order, except the browser tests, one
+# unit per lesson (conftest.py's _work_unit). JOBS=0 runs serially.
 JOBS ?= 2
 test: $(STAMP) $(ASSETS) browser
 	rm -rf build/student && $(PY) -m lessons_lib.course student notebooks build/student > /dev/null

@@ -19,6 +19,33 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
         os.environ.setdefault(_name, _share)
 
 
+def _work_unit(nodeid):
+    """What one pytest-xdist worker runs whole and in order under `--dist loadfile`
+    (make test): a file (a notebook's cells share one kernel; a test file its
+    fixtures), except the browser tests of one lesson, which build that lesson's
+    deck alone: one unit per lesson, so the 15 decks (each executes its lesson,
+    10-55 s) spread over the workers instead of queueing behind each other."""
+    path = nodeid.split("::")[0]
+    if path.endswith("test_browser.py") and nodeid.endswith("]"):
+        return f"{path}::{nodeid[nodeid.index('[') + 1:-1]}"
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own loadfile, with _work_unit for its scopes. (Not --dist loadgroup:
+    # with pytest 9.2 and xdist 3.8 its group marks never reach the scheduler.)
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LoadFileOrLesson(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _work_unit(nodeid)
+
+    return LoadFileOrLesson(config, log)
+
+
 def _kind(nodeid):
     path = nodeid.split("::")[0]
     if not path.endswith(".ipynb"):
