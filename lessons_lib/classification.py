@@ -208,7 +208,6 @@ def update_to_weight_ratios(model, x, y, *, loss, optimizer, steps=1):
     Karpathy's rule of thumb: about 1e-3 per update. Much larger and training
     is unstable; much smaller and the learning rate is too low to learn.
     """
-    import torch
     model.train()
     names = [n for n, p in model.named_parameters() if p.ndim >= 2]
     ratios = {}

@@ -1,9 +1,10 @@
 """Shared pieces of the optimizer tests: the runners (from the library's compare
 module, which lesson 06 uses live) and random, valid hyperparameters."""
-import numpy as np
-
 from lessons_lib.optim.compare import (Problem, relative_error, run_keras, run_numpy,
                                        run_torch)
+
+# the runners are re-exported for test_optim
+__all__ = ["Problem", "relative_error", "run_keras", "run_numpy", "run_torch", "sample_hparams"]
 
 
 def sample_hparams(name, flavor, rng):
