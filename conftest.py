@@ -46,6 +46,14 @@ def pytest_xdist_make_scheduler(config, log):
     return LoadFileOrLesson(config, log)
 
 
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Every test leaves no matplotlib figure open (only where a test loaded pyplot)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 def _kind(nodeid):
     path = nodeid.split("::")[0]
     if not path.endswith(".ipynb"):

@@ -18,12 +18,6 @@ from lessons_lib.landscapes import REGISTRY  # noqa: E402
 ROSENBROCK, QUADRATIC = REGISTRY["rosenbrock"], REGISTRY["quadratic"]
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def descent(f, x0, lr, steps):
     """Plain gradient descent, written here so the tests do not depend on optim."""
     path = [np.asarray(x0, dtype=float)]

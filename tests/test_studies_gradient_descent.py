@@ -11,7 +11,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -19,12 +18,6 @@ from lessons_lib import studies  # noqa: E402
 from lessons_lib.landscapes import REGISTRY, Quadratic  # noqa: E402
 
 X_SQUARED, ILL = REGISTRY["quadratic"], REGISTRY["ill_conditioned"]
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def closed_form_steps(lr, x0, tol):
