@@ -14,6 +14,7 @@ trained with mini-batch SGD + momentum in NumPy: milliseconds per trial, and a
 deterministic function of the hyperparameters and `seed` (the shuffling order).
 """
 import math
+import os
 from functools import lru_cache
 
 import numpy as np
@@ -244,7 +245,6 @@ def seeds_needed(a, b, z=2.0):
 
 def _ray():
     try:
-        import os
         # No per-experiment banner: `verbose=0` below is the whole of Tune's output.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         import ray
@@ -266,6 +266,9 @@ class local_ray:
     def __enter__(self):
         ray, _ = _ray()
         if not ray.is_initialized():
+            # Ray turns token authentication on for a new local cluster and, unless
+            # RAY_AUTH_MODE says so, announces it on stderr (onto a lesson's slide).
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
             ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
             self.started = True

@@ -3,6 +3,8 @@
 
 The `distributed` tests launch real process groups (torchrun, gloo on the CPU);
 they run everywhere, GPU or not, and are never skipped."""
+import os
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -250,6 +252,25 @@ def test_optuna_and_ray_tune_agree_on_the_best_learning_rate(local_ray):
     assert by_ray == pytest.approx(by_optuna, rel=1e-12)           # the same losses...
     assert ray_results.get_best_result().config["lr"] == study.best_params["lr"]   # ...and winner
     assert study.best_params["lr"] not in (grid[0], grid[-1])       # an interior optimum
+
+
+def test_local_ray_sets_the_auth_mode_so_ray_prints_nothing_on_start(monkeypatch):
+    """Unset, Ray logs 'Token authentication is enabled for this Ray cluster' to
+    stderr on every start: on lesson 14's slide (test_browser's stderr check saw it)."""
+    ray = pytest.importorskip("ray")
+    from lessons_lib import tuning
+    seen = []
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: seen.append(os.environ.get("RAY_AUTH_MODE")))
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    with tuning.local_ray(num_cpus=1):
+        pass
+    assert seen == ["token"], "token auth stays on, said explicitly"
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with tuning.local_ray(num_cpus=1):
+        pass
+    assert seen[-1] == "disabled", "a mode the user set wins"
 
 
 def test_ray_search_checks_its_arguments():
