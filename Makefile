@@ -41,8 +41,9 @@ lab: $(STAMP)
 # Unit tests, every notebook under nbval, and the student edition (solutions
 # removed) under nbval too, so it is proven to run top to bottom: one run, one summary.
 # JOBS pytest-xdist workers; --dist loadfile keeps each file (a notebook's cells,
-# a test file's fixtures) in one worker, in order, except the browser tests, one
-# unit per lesson (conftest.py's _work_unit). JOBS=0 runs serially.
+# a test file's fixtures) in one worker, in order; a lesson's browser tests run
+# after its cells, on the copy nbval's run left in build/executed/ (conftest.py).
+# JOBS=0 runs serially.
 JOBS ?= 2
 test: $(STAMP) $(ASSETS) browser
 	rm -rf build/student && $(PY) -m lessons_lib.course student notebooks build/student > /dev/null

@@ -77,17 +77,30 @@ def _stale(executed, source):
     return executed.stat().st_mtime < newest
 
 
+INLINE = "module://matplotlib_inline.backend_inline"
+
+
+def kernel_env():
+    """The environment of a kernel whose outputs are kept: figures drawn inline,
+    into the outputs (with a non-interactive backend they are drawn to nowhere)."""
+    return {**os.environ, "MPLBACKEND": INLINE}
+
+
 def _execute(source, executed):
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(source, as_version=4)
-    # Figures must be drawn inline, or they are drawn to nowhere.
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     NotebookClient(nb, kernel_name="python3", timeout=900,
-                   resources={"metadata": {"path": str(source.parent)}}).execute()
+                   resources={"metadata": {"path": str(source.parent)}}).execute(env=kernel_env())
+    return save_executed(nb, executed)
+
+
+def save_executed(nb, executed):
+    """Write an executed lesson to `executed` whole or not at all (a temporary file
+    of our own, then a rename: two builds at once never share a half-written copy)."""
+    import nbformat
+    executed = Path(executed)
     executed.parent.mkdir(parents=True, exist_ok=True)
-    # a temporary file of our own (two builds at once must not share one), then a rename:
-    # never leave a half-written copy to be reused
     handle, temporary = tempfile.mkstemp(dir=executed.parent, suffix=".ipynb.tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         nbformat.write(nb, out)

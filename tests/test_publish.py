@@ -31,11 +31,7 @@ def executed(tmp_path_factory):
                                   metadata={"tags": ["solution"]}),
     ]
     course.fold_solutions(nb)
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    try:
-        NotebookClient(nb, kernel_name="python3", timeout=120).execute()
-    finally:
-        os.environ["MPLBACKEND"] = "Agg"
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute(env=publish.kernel_env())
     path = folder / "01_tiny.ipynb"
     nbformat.write(nb, path)
     return path
@@ -122,12 +118,18 @@ def test_tensorflow_prints_nothing_at_start_up_once_lessons_lib_is_imported():
 def test_execute_writes_the_copy_whole_and_leaves_no_temporary_file(tmp_path):
     source = tmp_path / "lesson" / "00_tiny.ipynb"
     source.parent.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), source)
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("6 * 7"),
+        nbformat.v4.new_code_cell("import matplotlib\nmatplotlib.get_backend()")]), source)
     cache = tmp_path / "executed"
     cache.mkdir()
     # another build's temporary file, at the name a fixed temporary path would use
     (cache / "00_tiny.tmp").mkdir()
+    backend = os.environ.get("MPLBACKEND")
     executed = publish._execute(source, cache / "00_tiny.ipynb")
-    cell = nbformat.read(executed, as_version=4).cells[0]
-    assert cell.outputs[0]["data"]["text/plain"] == "42"
+    answer, kernel_backend = (c.outputs[0]["data"]["text/plain"]
+                              for c in nbformat.read(executed, as_version=4).cells)
+    assert answer == "42"
+    assert "inline" in kernel_backend, "the kernel draws figures into the outputs"
+    assert os.environ.get("MPLBACKEND") == backend, "and this process's backend is left alone"
     assert sorted(p.name for p in cache.iterdir()) == ["00_tiny.ipynb", "00_tiny.tmp"]
