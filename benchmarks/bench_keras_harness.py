@@ -14,6 +14,8 @@ import os
 import statistics
 import time
 
+from .timing import alternating, ratio
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 EPOCHS = 5
@@ -57,14 +59,6 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def _ratio(ours, reference):
-    per_repeat = [a / b for a, b in zip(ours, reference)]
-    ours_s, reference_s = statistics.median(ours), statistics.median(reference)
-    return {"ratio": round(ours_s / reference_s, 3), "repeats": len(ours),
-            "spread": [round(min(per_repeat), 3), round(max(per_repeat), 3)],
-            "ours_ms": round(ours_s * 1e3, 3), "reference_ms": round(reference_s * 1e3, 3)}
-
-
 def run(size="full", repeats=None):
     import keras
 
@@ -84,17 +78,16 @@ def run(size="full", repeats=None):
         m.fit(X, y, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
 
     ours(_epoch_timer()), plain(_epoch_timer())  # warm up: imports, first traces
-    runs = {"ours": ([], []), "plain": ([], [])}  # (whole runs, traced epochs' medians)
-    for repeat in range(repeats):
-        pair = [("ours", ours), ("plain", plain)]
-        for name, train in (pair if repeat % 2 == 0 else pair[::-1]):
+
+    def timed(train):
+        def once():
             timer = _epoch_timer()
-            started = time.perf_counter()
             train(timer)
-            runs[name][0].append(time.perf_counter() - started)
-            runs[name][1].append(statistics.median(timer.seconds[1:]))
-    whole = _ratio(runs["ours"][0], runs["plain"][0])
-    epoch = _ratio(runs["ours"][1], runs["plain"][1])
+            return statistics.median(timer.seconds[1:])  # the epochs once traced
+        return once
+    runs = alternating(timed(ours), timed(plain), repeats=repeats)
+    whole = ratio(*([seconds for seconds, _ in runs[k]] for k in ("ours", "reference")))
+    epoch = ratio(*([epoch for _, epoch in runs[k]] for k in ("ours", "reference")))
     steps = -(-len(X) // batch)
     return {"keras_harness_overhead": epoch["ratio"],
             "keras_harness": {**epoch, "whole_run": whole, "epochs": epochs,

@@ -45,6 +45,7 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
     assert _positive(figures["gpu_harness_amp_throughput"])
     assert figures["gpu"]["harness_amp"]["dtype"] == "torch.bfloat16"
     assert _positive(figures["keras_harness"]["whole_run"]["ratio"])
+    assert _positive(figures["torch_harness"]["whole_run_ratio"]["fit"]["ratio"])
     adam = figures["scratch_step"]["by_backend"]["foreach"]["adam"]
     assert adam["repeats"] >= 2 and 0 < adam["spread"][0] <= adam["spread"][1]
 
