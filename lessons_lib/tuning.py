@@ -15,6 +15,7 @@ deterministic function of the hyperparameters and `seed` (the shuffling order).
 """
 import math
 import os
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -244,9 +245,13 @@ def seeds_needed(a, b, z=2.0):
 # "auto")` before the search), with a scheduler that stops bad trials early.
 
 def _ray():
+    # No per-experiment banner: `verbose=0` below is the whole of Tune's output.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if "ray" not in sys.modules:  # read once, when Ray is imported
+        # Ray turns token authentication on for a new local cluster and, unless
+        # RAY_AUTH_MODE says so, announces it on stderr (onto a lesson's slide).
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     try:
-        # No per-experiment banner: `verbose=0` below is the whole of Tune's output.
-        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         import ray
         from ray import tune
     except ImportError as error:
@@ -266,9 +271,6 @@ class local_ray:
     def __enter__(self):
         ray, _ = _ray()
         if not ray.is_initialized():
-            # Ray turns token authentication on for a new local cluster and, unless
-            # RAY_AUTH_MODE says so, announces it on stderr (onto a lesson's slide).
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
             ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
             self.started = True
