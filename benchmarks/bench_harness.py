@@ -27,7 +27,7 @@ from lessons_lib.harness.torch import fit
 
 from .timing import alternating, ratio
 
-REPEATS = 11  # one repeat is ~0.2 s; 5 left the median at the mercy of a shared CPU
+REPEATS = 31  # one repeat is ~0.5 s; with 11, single repeats strayed 0.73-1.41 and the median ±0.05
 EPOCHS = 4
 SIZES = {  # samples, features, hidden, classes, batch size
     "cpu": (8192, 32, 64, 10, 64),
