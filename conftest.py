@@ -1,4 +1,6 @@
-"""Repository-wide pytest setup: headless plotting and a count of what ran."""
+"""Repository-wide pytest setup: headless plotting, make test's order and work
+units under pytest-xdist, nbval's run of each lesson kept for its slides, and a
+count of what ran."""
 import os
 import re
 import sys
@@ -29,7 +31,7 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 # reuses (it re-runs a lesson only when the copy is older than the notebook or
 # lessons_lib). A lesson's browser tests run after its cells, in its work unit.
 
-LESSON = re.compile(r"notebooks/(\d\d_[^/]+)\.ipynb$")
+LESSON = re.compile(r"notebooks/\d\d_[^/]+\.ipynb$")
 
 
 def _browser_lesson(nodeid):
@@ -67,8 +69,8 @@ def pytest_xdist_make_scheduler(config, log):
 
 def _ordered(nodeids):
     """Positions in run order: each lesson's browser tests right after its last
-    cell, the browser tests of all lessons together (pages) after everything else,
-    when their lesson's run is likely written. Others keep their order."""
+    cell; the browser tests that cover every lesson (the pages, JupyterLab) last,
+    when every lesson's run is likely written. Everything else keeps its order."""
     lesson_tests, last = {}, []
     for i, nodeid in enumerate(nodeids):
         lesson = _browser_lesson(nodeid)
