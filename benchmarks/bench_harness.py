@@ -99,7 +99,7 @@ def run(size="full", repeats=None):
     for name, train in contenders.items():
         runs = alternating(train, naive, repeats=repeats, sync=lambda: _sync(device))
         whole_ratio[name] = ratio(*([s for s, _ in runs[k]] for k in ("ours", "reference")))
-        epoch_ratio[name] = ratio(*([statistics.median(epochs[1:]) for _, epochs in runs[k]]
+        epoch_ratio[name] = ratio(*([statistics.median(each[1:]) for _, each in runs[k]]
                                     for k in ("ours", "reference")))
     steps = len(batches)  # per epoch
     return {"torch_harness_overhead": epoch_ratio["fit"]["ratio"],
