@@ -15,6 +15,9 @@ Two figures, the two alternating over several repeats:
   the ratio is of the medians of those epochs.
 - the whole run, set-up included: `fit`'s once-per-call checks (a first
   forward pass, the labels' range) and its first epoch.
+
+The textbook loop also runs a second time in each repeat, as an A/A control:
+its epoch ratio against the first is what noise alone gives on this machine.
 """
 import statistics
 import time
@@ -25,7 +28,7 @@ from torch import nn
 from lessons_lib.devices import pick_device
 from lessons_lib.harness.torch import fit
 
-from .timing import alternating, ratio
+from .timing import ratio, rotating
 
 REPEATS = 31  # one repeat is ~0.5 s; with 11, single repeats strayed 0.73-1.41 and the median ±0.05
 EPOCHS = 4
@@ -95,18 +98,22 @@ def run(size="full", repeats=None):
     if device.type == "cuda":
         contenders["fit_amp"] = lambda: _ours(model(), batches, epochs, device, amp="auto")
     naive(), [train() for train in contenders.values()]  # warm up: allocator, lazy imports
-    epoch_ratio, whole_ratio = {}, {}
-    for name, train in contenders.items():
-        runs = alternating(train, naive, repeats=repeats, sync=lambda: _sync(device))
-        whole_ratio[name] = ratio(*([s for s, _ in runs[k]] for k in ("ours", "reference")))
-        epoch_ratio[name] = ratio(*([statistics.median(each[1:]) for _, each in runs[k]]
-                                    for k in ("ours", "reference")))
+    runs = rotating({**contenders, "reference": naive, "control": naive}, repeats=repeats,
+                    sync=lambda: _sync(device))
+
+    def against_reference(name, pick):
+        return ratio(*([pick(run) for run in runs[k]] for k in (name, "reference")))
+    whole_ratio = {name: against_reference(name, lambda run: run[0]) for name in contenders}
+    epoch_ratio = {name: against_reference(name, lambda run: statistics.median(run[1][1:]))
+                   for name in [*contenders, "control"]}
+    control = epoch_ratio.pop("control")
     steps = len(batches)  # per epoch
     return {"torch_harness_overhead": epoch_ratio["fit"]["ratio"],
             "torch_harness": {"device": str(device), "device_name": _device_name(device),
                               "steps_per_epoch": steps, "epochs": epochs,
                               "batch_size": SIZES[device.type][4],
                               "epoch_time_ratio": epoch_ratio, "whole_run_ratio": whole_ratio,
+                              "control": control,
                               "fit_steps_per_s":
                                   round(steps / epoch_ratio["fit"]["ours_ms"] * 1e3, 1),
                               "naive_steps_per_s":
@@ -134,4 +141,7 @@ def describe(figures):
                      f"{h['naive_steps_per_s']:.0f} steps/s)\n"
                      f"           whole run, set-up included {w['ratio']:.3f} "
                      f"[{w['spread'][0]:.3f}, {w['spread'][1]:.3f}]")
+    c = h["control"]
+    lines.append(f"  A/A control, the textbook loop / itself again, epoch {c['ratio']:.3f} "
+                 f"[{c['spread'][0]:.3f}, {c['spread'][1]:.3f}]: what noise alone gives here")
     return "\n".join(lines)

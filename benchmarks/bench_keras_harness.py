@@ -9,12 +9,15 @@ batch size; the two alternate, several repeats. Two figures:
 - the whole run, Keras's tracing and compiling included, as a lesson pays it.
   Tracing takes about as long as the epochs here and varies by tens of percent
   from run to run on a shared CPU, so this ratio strays far more.
+
+Plain `model.fit` also runs a second time in each repeat, as an A/A control:
+its epoch ratio against the first is what noise alone gives on this machine.
 """
 import os
 import statistics
 import time
 
-from .timing import alternating, ratio
+from .timing import ratio, rotating
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -86,24 +89,30 @@ def run(size="full", repeats=None):
             train(timer)
             return statistics.median(timer.seconds[1:])  # the epochs once traced
         return once
-    runs = alternating(timed(ours), timed(plain), repeats=repeats)
-    whole = ratio(*([seconds for seconds, _ in runs[k]] for k in ("ours", "reference")))
-    epoch = ratio(*([epoch for _, epoch in runs[k]] for k in ("ours", "reference")))
+    runs = rotating({"ours": timed(ours), "reference": timed(plain), "control": timed(plain)},
+                    repeats=repeats)
+
+    def against_reference(name, pick):
+        return ratio(*([pick(run) for run in runs[k]] for k in (name, "reference")))
+    epoch = against_reference("ours", lambda run: run[1])
     steps = -(-len(X) // batch)
     return {"keras_harness_overhead": epoch["ratio"],
-            "keras_harness": {**epoch, "whole_run": whole, "epochs": epochs,
-                              "steps_per_epoch": steps, "batch_size": batch}}
+            "keras_harness": {**epoch, "whole_run": against_reference("ours", lambda run: run[0]),
+                              "control": against_reference("control", lambda run: run[1]),
+                              "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch}}
 
 
 def describe(figures):
     r = figures["keras_harness"]
-    w = r["whole_run"]
+    w, c = r["whole_run"], r["control"]
     mark = "✓" if r["ratio"] <= 1.05 else "✗"
     return (f"our Keras fit / plain model.fit, {r['epochs']} epochs of {r['steps_per_epoch']} "
             f"steps of batch {r['batch_size']}; goal <= 1.05\n"
             f"  epoch once traced {r['ratio']:.3f} {mark} [{r['spread'][0]:.3f}, "
             f"{r['spread'][1]:.3f}] over {r['repeats']} repeats   ({r['ours_ms']:.1f} ms vs "
             f"{r['reference_ms']:.1f} ms)\n"
+            f"  A/A control, plain / plain again, epoch {c['ratio']:.3f} [{c['spread'][0]:.3f}, "
+            f"{c['spread'][1]:.3f}]: what noise alone gives on this machine\n"
             f"  whole run, tracing included {w['ratio']:.3f} [{w['spread'][0]:.3f}, "
             f"{w['spread'][1]:.3f}]   ({w['ours_ms'] / 1e3:.2f} s vs "
             f"{w['reference_ms'] / 1e3:.2f} s)")

@@ -1,22 +1,35 @@
-"""Side-by-side timing: A and B alternate, so load on a shared machine hits both alike."""
+"""Side-by-side timing: A and B alternate, so load on a shared machine hits both alike.
+
+An A/A control (the reference run once more, as a third contender, and timed
+against itself) shows how far this machine's noise alone moves a ratio: a
+ratio of ours closer to 1 than the control's is not a measured difference."""
+import gc
 import statistics
 import time
 
 
-def alternating(ours, reference, *, repeats, sync=lambda: None):
-    """Call `ours` and `reference` (zero-argument) in turn, `repeats` times each,
-    the order swapping every repeat. Returns {"ours": [(seconds, result), ...],
-    "reference": [...]}, one pair per repeat."""
-    runs = {"ours": [], "reference": []}
+def rotating(contenders, *, repeats, sync=lambda: None):
+    """Call each of `contenders` ({name: zero-argument function}) once per repeat,
+    `repeats` times, the order rotating every repeat (two contenders swap), so
+    that none always runs first or right after the same one. Returns
+    {name: [(seconds, result), ...]}, one pair per repeat."""
+    names = list(contenders)
+    runs = {name: [] for name in names}
     for repeat in range(repeats):
-        pair = [("ours", ours), ("reference", reference)]
-        for name, fn in (pair if repeat % 2 == 0 else pair[::-1]):
+        turn = repeat % len(names)
+        for name in names[turn:] + names[:turn]:
+            gc.collect()  # the previous contender's garbage, collected outside the clock
             sync()
             started = time.perf_counter()
-            result = fn()
+            result = contenders[name]()
             sync()
             runs[name].append((time.perf_counter() - started, result))
     return runs
+
+
+def alternating(ours, reference, *, repeats, sync=lambda: None):
+    """`rotating` for two: {"ours": [(seconds, result), ...], "reference": [...]}."""
+    return rotating({"ours": ours, "reference": reference}, repeats=repeats, sync=sync)
 
 
 def ratio(ours, reference):

@@ -46,8 +46,21 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
     assert figures["gpu"]["harness_amp"]["dtype"] == "torch.bfloat16"
     assert _positive(figures["keras_harness"]["whole_run"]["ratio"])
     assert _positive(figures["torch_harness"]["whole_run_ratio"]["fit"]["ratio"])
+    for control in (figures["keras_harness"]["control"], figures["torch_harness"]["control"]):
+        assert _positive(control["ratio"]) and control["repeats"] == 2  # the A/A noise floor
     adam = figures["scratch_step"]["by_backend"]["foreach"]["adam"]
     assert adam["repeats"] >= 2 and 0 < adam["spread"][0] <= adam["spread"][1]
+
+
+def test_rotating_turns_the_order_so_that_no_contender_always_runs_first():
+    from benchmarks.timing import rotating
+    calls = []
+    runs = rotating({name: lambda name=name: calls.append(name) or name.upper()
+                     for name in "abc"}, repeats=4)
+    assert "".join(calls) == "abc" "bca" "cab" "abc"
+    assert {name: [result for _, result in run] for name, run in runs.items()} == \
+        {name: [name.upper()] * 4 for name in "abc"}
+    assert all(seconds >= 0 for run in runs.values() for seconds, _ in run)
 
 
 def test_unknown_benchmark_is_named():
