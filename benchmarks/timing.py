@@ -3,7 +3,6 @@
 An A/A control (the reference run once more, as a third contender, and timed
 against itself) shows how far this machine's noise alone moves a ratio: a
 ratio of ours closer to 1 than the control's is not a measured difference."""
-import gc
 import statistics
 import time
 
@@ -18,7 +17,6 @@ def rotating(contenders, *, repeats, sync=lambda: None):
     for repeat in range(repeats):
         turn = repeat % len(names)
         for name in names[turn:] + names[:turn]:
-            gc.collect()  # the previous contender's garbage, collected outside the clock
             sync()
             started = time.perf_counter()
             result = contenders[name]()
