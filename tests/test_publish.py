@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbconvert.filters import clean_html
 
 from lessons_lib import course, plots, publish
 
@@ -133,3 +134,24 @@ def test_execute_writes_the_copy_whole_and_leaves_no_temporary_file(tmp_path):
     assert "inline" in kernel_backend, "the kernel draws figures into the outputs"
     assert os.environ.get("MPLBACKEND") == backend, "and this process's backend is left alone"
     assert sorted(p.name for p in cache.iterdir()) == ["00_tiny.ipynb", "00_tiny.tmp"]
+
+
+@pytest.mark.parametrize("kind", ["html", "slides"])
+def test_code_that_looks_like_html_is_shown_as_text_as_bleach_would_show_it(tmp_path, kind,
+                                                                             monkeypatch):
+    # publish skips nbconvert's bleach pass over highlighted code (pygments escapes it)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        's = "<script>alert(1)</script><img src=x onerror=alert(2)> & <b>bold</b>"')])
+    source = tmp_path / "03_code.ipynb"
+    nbformat.write(nb, source)
+    pages = {}
+    for bleached in (False, True):
+        if bleached:
+            monkeypatch.setattr(publish, "_highlighted_already", clean_html)
+        out = tmp_path / str(bleached)
+        out.mkdir()
+        page, _ = publish.render(source, out, kind, "instructor")
+        pages[bleached] = page.read_text(encoding="utf-8")
+    assert pages[False] == pages[True]
+    assert "&lt;script&gt;alert" in pages[False] and "<script>alert" not in pages[False]
+    assert "<img src=x" not in pages[False] and "&lt;b&gt;bold" in pages[False]
