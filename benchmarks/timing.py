@@ -10,7 +10,7 @@ import time
 def rotating(contenders, *, repeats, sync=lambda: None):
     """Call each of `contenders` ({name: zero-argument function}) once per repeat,
     `repeats` times, the order rotating every repeat (two contenders swap), so
-    that none always runs first or right after the same one. Returns
+    that over n repeats (n contenders) each runs in every place once. Returns
     {name: [(seconds, result), ...]}, one pair per repeat."""
     names = list(contenders)
     runs = {name: [] for name in names}
