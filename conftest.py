@@ -45,16 +45,11 @@ def _browser_lesson(nodeid):
 def _work_unit(nodeid):
     """What one pytest-xdist worker runs whole and in order under `--dist loadfile`
     (make test): a file (a notebook's cells share one kernel; a test file its
-    fixtures), except for the browser tests. A lesson's browser tests join that
-    lesson's cells: they build its deck from the run the cells just made, so the
-    15 decks spread over the workers and none waits for a lesson to run again.
-    The browser tests of the whole course (the pages, JupyterLab) share no
-    fixture and come last: each is a unit, so the two workers can share them."""
+    fixtures), except a lesson's browser tests, which join that lesson's cells:
+    they build its deck from the run the cells just made. So the 15 decks spread
+    over the workers, and none waits for a lesson to run again."""
     lesson = _browser_lesson(nodeid)
-    if lesson:
-        return f"notebooks/{lesson}.ipynb"
-    path = nodeid.split("::")[0]
-    return nodeid if path.endswith("tests/test_browser.py") else path
+    return f"notebooks/{lesson}.ipynb" if lesson else nodeid.split("::")[0]
 
 
 @pytest.hookimpl(optionalhook=True)

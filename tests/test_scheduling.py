@@ -18,9 +18,7 @@ def test_a_file_is_one_unit_and_a_lessons_browser_tests_join_its_cells():
     stderr = _work_unit("tests/test_browser.py::test_no_lesson_writes_to_stderr[06_adam]")
     assert deck == stderr == "notebooks/06_adam.ipynb"
     assert _work_unit("tests/test_browser.py::test_a_deck_works_offline[07_lr]") != deck
-    pages = _work_unit("tests/test_browser.py::test_the_student_pages")
-    lab = _work_unit("tests/test_browser.py::test_lesson_00_runs_in_jupyterlab")
-    assert pages == "tests/test_browser.py::test_the_student_pages" and lab != pages
+    assert _work_unit("tests/test_browser.py::test_the_student_pages") == "tests/test_browser.py"
 
 
 def test_a_lessons_browser_tests_run_after_its_cells_and_the_pages_last():
