@@ -28,7 +28,7 @@ from torch import nn
 from lessons_lib.devices import pick_device
 from lessons_lib.harness.torch import fit
 
-from .timing import ratio, rotating
+from .timing import against_reference, rotating
 
 REPEATS = 31  # one repeat is ~0.5 s; with 11, single repeats strayed 0.73-1.41 and the median ±0.05
 EPOCHS = 4
@@ -100,11 +100,9 @@ def run(size="full", repeats=None):
     naive(), [train() for train in contenders.values()]  # warm up: allocator, lazy imports
     runs = rotating({**contenders, "reference": naive, "control": naive}, repeats=repeats,
                     sync=lambda: _sync(device))
-
-    def against_reference(name, pick):
-        return ratio(*([pick(run) for run in runs[k]] for k in (name, "reference")))
-    whole_ratio = {name: against_reference(name, lambda run: run[0]) for name in contenders}
-    epoch_ratio = {name: against_reference(name, lambda run: statistics.median(run[1][1:]))
+    whole_ratio = {name: against_reference(runs, name, lambda run: run[0])
+                   for name in contenders}
+    epoch_ratio = {name: against_reference(runs, name, lambda run: statistics.median(run[1][1:]))
                    for name in [*contenders, "control"]}
     control = epoch_ratio.pop("control")
     steps = len(batches)  # per epoch

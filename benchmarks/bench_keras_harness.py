@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 
-from .timing import ratio, rotating
+from .timing import against_reference, rotating
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -91,15 +91,13 @@ def run(size="full", repeats=None):
         return once
     runs = rotating({"ours": timed(ours), "reference": timed(plain), "control": timed(plain)},
                     repeats=repeats)
-
-    def against_reference(name, pick):
-        return ratio(*([pick(run) for run in runs[k]] for k in (name, "reference")))
-    epoch = against_reference("ours", lambda run: run[1])
+    epoch = against_reference(runs, "ours", lambda run: run[1])
+    whole = against_reference(runs, "ours", lambda run: run[0])
+    control = against_reference(runs, "control", lambda run: run[1])
     steps = -(-len(X) // batch)
     return {"keras_harness_overhead": epoch["ratio"],
-            "keras_harness": {**epoch, "whole_run": against_reference("ours", lambda run: run[0]),
-                              "control": against_reference("control", lambda run: run[1]),
-                              "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch}}
+            "keras_harness": {**epoch, "whole_run": whole, "control": control, "epochs": epochs,
+                              "steps_per_epoch": steps, "batch_size": batch}}
 
 
 def describe(figures):

@@ -25,11 +25,6 @@ def rotating(contenders, *, repeats, sync=lambda: None):
     return runs
 
 
-def alternating(ours, reference, *, repeats, sync=lambda: None):
-    """`rotating` for two: {"ours": [(seconds, result), ...], "reference": [...]}."""
-    return rotating({"ours": ours, "reference": reference}, repeats=repeats, sync=sync)
-
-
 def ratio(ours, reference):
     """Median of `ours` over median of `reference` (seconds, one per repeat), with
     the repeat count and the spread: the lowest and highest per-repeat ratio."""
@@ -40,10 +35,17 @@ def ratio(ours, reference):
             "ours_ms": round(ours_s * 1e3, 3), "reference_ms": round(reference_s * 1e3, 3)}
 
 
+def against_reference(runs, name, pick):
+    """`ratio` of contender `name` to the one named "reference" in `rotating`'s
+    runs, on `pick(run)` of each repeat's (seconds, result)."""
+    return ratio(*([pick(run) for run in runs[k]] for k in (name, "reference")))
+
+
 def side_by_side(ours, reference, *, repeats, calls=1, sync=lambda: None):
     """The time of `calls` calls of `ours` against as many of `reference`: `ratio`
-    of the per-call times, measured `alternating`ly."""
+    of the per-call times, the two taking turns (`rotating`)."""
     def times(fn):
         return lambda: [fn() for _ in range(calls)]
-    runs = alternating(times(ours), times(reference), repeats=repeats, sync=sync)
-    return ratio(*([seconds / calls for seconds, _ in runs[k]] for k in ("ours", "reference")))
+    runs = rotating({"ours": times(ours), "reference": times(reference)}, repeats=repeats,
+                    sync=sync)
+    return against_reference(runs, "ours", lambda run: run[0] / calls)

@@ -163,7 +163,8 @@ def summary(nb):
 
 def _highlighted_already(html):
     """nbconvert's templates pass every code cell's highlighted source through
-    bleach (`clean_html`: its other uses are off unless sanitizing is asked for).
+    bleach (`clean_html`; also raw HTML cells, which the course has none of: its
+    other uses are off unless sanitizing is asked for).
     Pygments has escaped the code already, so bleach changes nothing (the 45
     pages and decks came out byte for byte the same) and took ~25% of a render."""
     return html
