@@ -48,6 +48,9 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
     assert _positive(figures["torch_harness"]["whole_run_ratio"]["fit"]["ratio"])
     for control in (figures["keras_harness"]["control"], figures["torch_harness"]["control"]):
         assert _positive(control["ratio"]) and control["repeats"] == 2  # the A/A noise floor
+    assert set(figures["cnn_layout_ratio"]) == {"digits", "cifar"}
+    assert all(_positive(r) for r in figures["cnn_layout_ratio"].values())
+    assert _positive(figures["cnn_layout"]["digits"]["control"]["ratio"])
     adam = figures["scratch_step"]["by_backend"]["foreach"]["adam"]
     assert adam["repeats"] >= 2 and 0 < adam["spread"][0] <= adam["spread"][1]
 

@@ -53,6 +53,28 @@ def test_tutorial_cnn_is_seeded():
     assert not torch.equal(a[0].weight, vision.tutorial_cnn(seed=2)[0].weight)
 
 
+def test_tutorial_cnn_is_channels_last_and_computes_what_the_default_layout_does():
+    """The layout is a speed choice only: forward and gradients match the same
+    weights in the contiguous layout (float64, train mode, the same dropout)."""
+    fast = vision.tutorial_cnn(3, 16, seed=0).double()
+    plain = vision.tutorial_cnn(3, 16, seed=0).double().to(memory_format=torch.contiguous_format)
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last)
+               for m in vision.conv_layers(fast))
+    assert not fast[0].weight.is_contiguous()
+    assert plain[0].weight.is_contiguous()
+    x = torch.randn(8, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    losses = []
+    for model in (fast, plain):
+        torch.manual_seed(1)                                  # the same dropout mask
+        out = model(x)
+        losses.append(out.square().mean())
+        losses[-1].backward()
+    assert fast[4](fast[:4](x)).is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-12, atol=0)
+    for p, q in zip(fast.parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-10, atol=1e-12)
+
+
 def test_keras_model_has_the_same_parameter_count_and_torch_batchnorm_settings():
     model = vision.keras_tutorial_cnn(1, 8)
     assert vision.parameter_count(model) == vision.parameter_count(vision.tutorial_cnn(1, 8))
