@@ -419,18 +419,44 @@ def batches(X, y, batch_size, *, shuffle=True, rng=0, drop_last=False):
     return ((X[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, stop, batch_size))
 
 
+class TensorRows:
+    """The dataset `torch_loader` iterates: equal-length tensors, row `i` is
+    `(x[i], y[i])` as in a `TensorDataset`. A DataLoader asks a dataset that has
+    `__getitems__` for a whole batch at once: one indexing per tensor, instead of
+    one row at a time and a stack (the same batches, bit for bit)."""
+
+    def __init__(self, *tensors):
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(tensor[index] for tensor in self.tensors)
+
+    def __getitems__(self, indices):
+        return [tensor[indices] for tensor in self.tensors]
+
+
+def _batch_as_is(batch):
+    """`torch_loader`'s collate_fn: `TensorRows.__getitems__` made the batch already."""
+    return batch
+
+
 def torch_loader(X, y, batch_size, shuffle=True, seed=0, drop_last=False):
     """A `torch.utils.data.DataLoader` over arrays; its own seeded generator fixes the shuffles.
 
     Tensors keep the arrays' dtypes (float32 features, int64 labels stay so).
+    Batches are `[x, y]` lists, as from a `TensorDataset`, gathered in one step
+    each (`TensorRows`).
     """
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import DataLoader
     _check_positive_int("batch_size", batch_size)
     _check_same_length(X, y)
-    dataset = TensorDataset(torch.as_tensor(np.asarray(X)), torch.as_tensor(np.asarray(y)))
+    dataset = TensorRows(torch.as_tensor(np.asarray(X)), torch.as_tensor(np.asarray(y)))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                      generator=torch.Generator().manual_seed(seed))
+                      generator=torch.Generator().manual_seed(seed), collate_fn=_batch_as_is)
 
 
 def tf_dataset(X, y, batch_size, shuffle=True, seed=0, drop_last=False):
