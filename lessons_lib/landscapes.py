@@ -134,10 +134,17 @@ class Quadratic(Landscape):
         return self.A.copy()
 
     def _value(self, p):
-        return 0.5 * np.sum(p * np.tensordot(self.A, p, axes=1), axis=0) - np.tensordot(self.b, p, axes=1) + self.c
+        return 0.5 * np.sum(p * _contract(self.A, p), axis=0) - _contract(self.b, p) + self.c
 
     def _grad(self, p):
-        return np.tensordot(self.A, p, axes=1) - self.b.reshape((-1,) + (1,) * (p.ndim - 1))
+        return _contract(self.A, p) - self.b.reshape((-1,) + (1,) * (p.ndim - 1))
+
+
+def _contract(M, p):
+    """M's last axis against p's first: `M @ p` for one point, `tensordot` for a grid
+    of points (dim, ...). The optimizers' paths call this once per step, where
+    `@` takes ~1.4 µs and `tensordot` ~9 µs (the same numbers)."""
+    return M @ p if p.ndim == 1 else np.tensordot(M, p, axes=1)
 
 
 class Rosenbrock(Landscape):
