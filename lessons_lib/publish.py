@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 
@@ -90,9 +91,25 @@ def _execute(source, executed):
     import nbformat
     from nbclient import NotebookClient
     nb = nbformat.read(source, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=900,
-                   resources={"metadata": {"path": str(source.parent)}}).execute(env=kernel_env())
+    with _local_kernel_transport() as transport:
+        NotebookClient(nb, kernel_name="python3", timeout=900, config=transport,
+                       resources={"metadata": {"path": str(source.parent)}}
+                       ).execute(env=kernel_env())
     return save_executed(nb, executed)
+
+
+@contextmanager
+def _local_kernel_transport():
+    """The kernel's channels as socket files in a folder of their own where the OS
+    has them (ipykernel warns about every kernel on unencrypted TCP, on the
+    terminal of whoever builds the pages); TCP elsewhere. The path is absolute:
+    the kernel runs in the lesson's folder, the client here."""
+    from traitlets.config import Config
+    if os.name != "posix":
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="kernel-") as folder:
+        yield Config(KernelManager={"transport": "ipc", "ip": os.path.join(folder, "k")})
 
 
 def save_executed(nb, executed):
