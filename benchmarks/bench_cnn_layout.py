@@ -10,7 +10,7 @@ import torch
 from lessons_lib import vision
 from lessons_lib.devices import pick_device
 
-from .timing import against_reference, rotating
+from .timing import against_reference, device_sync, rotating
 
 IMAGES = {"digits": (1, 8), "cifar": (3, 32)}   # channels, side
 BATCH = 64
@@ -35,7 +35,6 @@ def _step(channels, side, layout, device):
 def run(size="full", repeats=None):
     device = pick_device()
     repeats = repeats or (9 if size == "full" else 2)
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     results = {}
     for name, (channels, side) in IMAGES.items():
         calls = {"digits": 40, "cifar": 8}[name] if size == "full" else 2
@@ -45,7 +44,7 @@ def run(size="full", repeats=None):
         for step in steps.values():   # warm up: oneDNN picks its kernels on the first calls
             step(), step()
         runs = rotating({k: (lambda s=s: [s() for _ in range(calls)]) for k, s in steps.items()},
-                        repeats=repeats, sync=sync)
+                        repeats=repeats, sync=lambda: device_sync(device))
         per_step = lambda run: run[0] / calls   # noqa: E731
         results[name] = {"layout": against_reference(runs, "ours", per_step),
                          "control": against_reference(runs, "control", per_step)}

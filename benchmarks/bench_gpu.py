@@ -19,7 +19,7 @@ from lessons_lib import optim
 from lessons_lib.harness.torch import fit
 
 from . import bench_harness
-from .timing import side_by_side
+from .timing import device_sync, side_by_side
 
 LAYERS, WIDTH = 24, 2048        # 24 x (2048 x 2048 + 2048) = 100,712,448 parameters
 TINY_LAYERS, TINY_WIDTH = 2, 16
@@ -45,14 +45,9 @@ def _optimizer(contender, rule, params):
     return getattr(torch.optim, cls)(params, **kwargs, **{implementation: True})
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def step_ratios(device, layers, width, repeats, calls, contenders=CONTENDERS):
     """{name: {contender: side_by_side(contender's step, fused step)}}."""
-    sync = lambda: _sync(device)  # noqa: E731
+    sync = lambda: device_sync(device)  # noqa: E731
     results = {}
     for name in NAMES:
         rule = optim.get(name, lr=1e-3, weight_decay=0.01)
@@ -108,7 +103,7 @@ def harness_amp(device, size, repeats):
     ours = lambda: _fit_amp(model(), batches, epochs, device)  # noqa: E731
     hand = lambda: _hand_tuned_amp(model(), batches, epochs, device)  # noqa: E731
     ours(), hand()  # warm up: cuBLAS handles, autocast caches, lazy imports
-    timed = side_by_side(ours, hand, repeats=repeats, sync=lambda: _sync(device))
+    timed = side_by_side(ours, hand, repeats=repeats, sync=lambda: device_sync(device))
     steps = epochs * len(batches)
     return {**timed, "throughput_ratio": round(timed["reference_ms"] / timed["ours_ms"], 3),
             "steps": steps, "batch_size": len(batches[0][1]), "dtype": str(_amp_dtype(device))}

@@ -28,7 +28,7 @@ from torch import nn
 from lessons_lib.devices import pick_device
 from lessons_lib.harness.torch import fit
 
-from .timing import against_reference, rotating
+from .timing import against_reference, device_sync, rotating
 
 REPEATS = 31  # one repeat is ~0.5 s; with 11, single repeats strayed 0.73-1.41 and the median ±0.05
 EPOCHS = 4
@@ -54,13 +54,6 @@ def _problem(device, size="full"):
                              nn.ReLU(), nn.Linear(hidden, classes)).to(device)
 
     return batches, model
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def _naive(model, batches, epochs):
@@ -99,7 +92,7 @@ def run(size="full", repeats=None):
         contenders["fit_amp"] = lambda: _ours(model(), batches, epochs, device, amp="auto")
     naive(), [train() for train in contenders.values()]  # warm up: allocator, lazy imports
     runs = rotating({**contenders, "reference": naive, "control": naive}, repeats=repeats,
-                    sync=lambda: _sync(device))
+                    sync=lambda: device_sync(device))
     whole_ratio = {name: against_reference(runs, name, lambda run: run[0])
                    for name in contenders}
     epoch_ratio = {name: against_reference(runs, name, lambda run: statistics.median(run[1][1:]))

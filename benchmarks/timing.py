@@ -25,6 +25,16 @@ def rotating(contenders, *, repeats, sync=lambda: None):
     return runs
 
 
+def device_sync(device):
+    """Wait for `device`'s queued work (CUDA, MPS), so that a clock read after it
+    covers that work; nothing on a CPU. For `rotating`'s `sync=`."""
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def ratio(ours, reference):
     """Median of `ours` over median of `reference` (seconds, one per repeat), with
     the repeat count and the spread: the lowest and highest per-repeat ratio."""
