@@ -11,6 +11,7 @@ to it into `_static/` from `assets/node_modules` (`npm ci --prefix assets`, see
 assets/README.md), so a built folder opens with no network and can be zipped
 and handed out.
 """
+import functools
 import os
 import re
 import shutil
@@ -187,7 +188,10 @@ def _highlighted_already(html):
     return html
 
 
+@functools.cache
 def _exporter(kind):
+    """One exporter per kind, reused: a new one compiles its ten templates again,
+    ~10% of a page's render; the pages come out byte for byte the same."""
     from nbconvert import HTMLExporter, SlidesExporter
     if kind == "slides":
         exporter = SlidesExporter(template_name="course_reveal",

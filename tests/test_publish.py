@@ -1,5 +1,6 @@
 """Pages built by lessons_lib.publish load nothing from the network, carry alt
 text, and the student edition drops the solutions; TensorFlow stays quiet."""
+import functools
 import os
 import re
 import subprocess
@@ -62,6 +63,28 @@ def test_student_page_drops_the_solution_and_instructor_page_keeps_it(executed, 
     instructor, _ = publish.render(executed, tmp_path / "i", "html", "instructor")
     assert "the secret solution line" not in student and "NotImplementedError" in student
     assert "the secret solution line" in instructor.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["html", "slides"])
+def test_a_reused_exporter_renders_each_lesson_as_a_new_one_would(executed, tmp_path, kind):
+    other = tmp_path / "02_other.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 02 · Other"),
+                                                   nbformat.v4.new_code_cell("print(2)")]), other)
+    pages = {}
+    for reused in (True, False):
+        if not reused:
+            publish._exporter.cache_clear()
+        for source in (other, executed):  # the lesson after another one, or first
+            out = tmp_path / f"{reused}-{source.stem}"
+            out.mkdir()
+            for edition in ("student", "instructor"):
+                page, _ = publish.render(source, out, kind, edition)
+                pages[reused, source.stem, edition] = page.read_bytes()
+            if not reused:
+                publish._exporter.cache_clear()
+    for (reused, stem, edition), page in pages.items():
+        assert page == pages[False, stem, edition]
+    assert publish._exporter(kind) is publish._exporter(kind)
 
 
 def test_missing_assets_say_how_to_get_them(tmp_path, monkeypatch):
@@ -148,8 +171,9 @@ def test_code_that_looks_like_html_is_shown_as_text_as_bleach_would_show_it(tmp_
     nbformat.write(nb, source)
     pages = {}
     for bleached in (False, True):
-        if bleached:
+        if bleached:  # and a new exporter: the cached one holds the filter it was made with
             monkeypatch.setattr(publish, "_highlighted_already", clean_html)
+            monkeypatch.setattr(publish, "_exporter", functools.cache(publish._exporter.__wrapped__))
         out = tmp_path / str(bleached)
         out.mkdir()
         page, _ = publish.render(source, out, kind, "instructor")
