@@ -12,12 +12,20 @@ from pathlib import Path
 import pytest
 
 from lessons_lib import course, publish
-from offline_browser import offline_page
+from offline_browser import chromium, offline_page
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = [p.stem for p in publish.lessons(NOTEBOOKS)]
 SCREENSHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium per pytest process, started by the first browser test that
+    needs it; each test opens its pages in a fresh context (offline_page)."""
+    with chromium() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +88,9 @@ RAW_MATH = """() => {
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_a_deck_works_offline_and_every_slide_fits_1280x720(slides, lesson):
+def test_a_deck_works_offline_and_every_slide_fits_1280x720(browser, slides, lesson):
     folder = slides(lesson)
-    with offline_page() as (page, offsite):
+    with offline_page(browser) as (page, offsite):
         page.goto((folder / f"{lesson}.slides.html").as_uri())
         page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=20000)
         # MathJax has started and finished typesetting (a deck without math passes too).
@@ -134,9 +142,9 @@ def solution_lines(notebook):
             and not line.strip().startswith(("#", "assert", '"""'))]
 
 
-def test_the_student_pages_show_no_solution_and_the_instructor_pages_do(html):
+def test_the_student_pages_show_no_solution_and_the_instructor_pages_do(browser, html):
     leaks, found = {}, 0
-    with offline_page() as (page, offsite):
+    with offline_page(browser) as (page, offsite):
         for lesson in LESSONS:
             lines = solution_lines(NOTEBOOKS / f"{lesson}.ipynb")
             for edition in ("student", "instructor"):
@@ -197,12 +205,12 @@ def jupyter_lab(tmp_path):
     server.wait(timeout=30)
 
 
-def test_lesson_00_runs_in_jupyterlab_without_errors(jupyter_lab):
+def test_lesson_00_runs_in_jupyterlab_without_errors(browser, jupyter_lab):
     url, lesson = jupyter_lab
     # Folded (solution) cells show no prompt; every other code cell must get a number.
     code_cells = sum(c["cell_type"] == "code" and not c["metadata"].get("jupyter", {}).get("source_hidden")
                      for c in json.loads(lesson.read_text())["cells"])
-    with offline_page(1400, 900) as (page, offsite):
+    with offline_page(browser, 1400, 900) as (page, offsite):
         page.goto(url)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60000)
