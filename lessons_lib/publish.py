@@ -131,9 +131,9 @@ def execute_all(notebook_dir, cache_dir=ROOT / "build" / "executed", workers=Non
     """Run every lesson (those changed since their last run), `workers` at a time."""
     todo = [(p, Path(cache_dir) / p.name) for p in lessons(notebook_dir, only)]
     stale = [(p, e) for p, e in todo if _stale(e, p)]
-    workers = workers or min(len(stale) or 1, os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(_execute, *zip(*stale))) if stale else None
+    if stale:
+        with ProcessPoolExecutor(workers or min(len(stale), os.cpu_count() or 1)) as pool:
+            list(pool.map(_execute, *zip(*stale)))
     return [e for _, e in todo]
 
 
