@@ -26,15 +26,24 @@ def _local(url):
 
 @contextmanager
 def chromium():
-    """Debian's Chromium under Playwright, for `offline_page`: start it once and
-    give each page a context of its own (a launch costs ~1 s, a context ~0.2 s)."""
+    """Debian's Chromium under Playwright, for `offline_page`: yield `running()`, which
+    returns the one browser (a launch costs ~1 s, a context ~0.2 s), started again
+    when it has died, so a crash fails one test, not every later one."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        browsers = []
+
+        def running():
+            if not browsers or not browsers[-1].is_connected():
+                browsers.append(playwright.chromium.launch(executable_path=chromium_path(),
+                                                           args=FLAGS))
+            return browsers[-1]
         try:
-            yield browser
+            yield running
         finally:
-            browser.close()
+            for browser in browsers:
+                if browser.is_connected():
+                    browser.close()
 
 
 @contextmanager
