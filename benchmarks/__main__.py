@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 import json
 import os
+import pathlib
 import pkgutil
 import platform
 import sys
@@ -55,6 +56,9 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--skip-notebooks", action="store_true",
                         help="leave out bench_notebooks (minutes)")
+    parser.add_argument("--notebook-dir", metavar="DIR",
+                        help="bench_notebooks times the lessons in DIR (default: notebooks; "
+                             "build/student after `make student`: the student edition)")
     parser.add_argument("--tiny", action="store_true",
                         help="tiny sizes and few repeats: checks that it runs, measures nothing")
     parser.add_argument("--threads", type=int, default=None,
@@ -64,6 +68,8 @@ def main(argv=None):
     parser.add_argument("names", nargs="*",
                         help="benchmarks to run (default: all), e.g. bench_harness")
     args = parser.parse_args(argv)
+    if args.notebook_dir and not any(pathlib.Path(args.notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+        parser.error(f"--notebook-dir {args.notebook_dir!r} holds no lesson (NN_name.ipynb)")
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
@@ -71,7 +77,11 @@ def main(argv=None):
               if not (args.skip_notebooks and m.__name__.endswith("bench_notebooks"))]
     results = {"machine": machine()}
     for module in chosen:
-        figures = module.run("tiny" if args.tiny else "full")
+        size = "tiny" if args.tiny else "full"
+        if module.__name__.endswith("bench_notebooks") and args.notebook_dir:
+            figures = module.run(size, folder=args.notebook_dir)
+        else:
+            figures = module.run(size)
         results.update(figures)
         if not args.json:
             print(f"== {module.__name__.rpartition('.')[2]}\n{module.describe(figures)}\n",

@@ -13,8 +13,13 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOAL_EACH, GOAL_ALL = 60, 300
 
 
-def run(size="full", notebooks=None):
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+def run(size="full", notebooks=None, folder=None):
+    """folder: where the lessons are (default notebooks/; build/student: the student
+    edition); notebooks: only these file names."""
+    folder = pathlib.Path(folder or ROOT / "notebooks")
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise ValueError(f"folder={str(folder)!r} holds no lesson (NN_name.ipynb)")
     if size == "tiny":
         paths = paths[:1]
     if notebooks:

@@ -19,12 +19,17 @@ def _positive(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
-def test_json_has_every_figure_of_the_issue_with_sane_values():
+def test_json_has_every_figure_of_the_issue_with_sane_values(tmp_path):
+    import nbformat
     import torch
+    # bench_notebooks' code on a one-cell lesson: a real one under nbval costs
+    # ~10 s and rewrites its copy in build/executed/ while make test reads it.
+    lesson = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")])
+    nbformat.write(lesson, tmp_path / "00_tiny.ipynb")
     out, threads = io.StringIO(), torch.get_num_threads()
     try:
         with contextlib.redirect_stdout(out):
-            main(["--json", "--tiny", "--threads", "1"])
+            main(["--json", "--tiny", "--threads", "1", "--notebook-dir", str(tmp_path)])
     finally:
         torch.set_num_threads(threads)
     figures = json.loads(out.getvalue())
@@ -33,8 +38,8 @@ def test_json_has_every_figure_of_the_issue_with_sane_values():
         assert all(_positive(v) for v in figures[key].values()), figures[key]
     assert _positive(figures["torch_harness_overhead"])
     assert _positive(figures["keras_harness_overhead"])
-    assert list(figures["notebook_seconds"]) == ["00_setup_and_tour.ipynb"]
-    assert _positive(figures["notebook_seconds"]["00_setup_and_tour.ipynb"])
+    assert list(figures["notebook_seconds"]) == ["00_tiny.ipynb"]
+    assert _positive(figures["notebook_seconds"]["00_tiny.ipynb"])
     assert figures["notebooks_failed"] == []
     machine = figures["machine"]
     assert machine["cores"] >= 1 and machine["torch_threads"] == 1
@@ -79,3 +84,12 @@ def test_gpu_rows_say_why_they_are_skipped_without_cuda(monkeypatch):
     figures = bench_gpu.run("full")
     assert "no CUDA device" in figures["gpu"]["skipped"]
     assert bench_gpu.describe(figures).startswith("GPU rows skipped: no CUDA device")
+
+
+def test_a_folder_without_lessons_is_refused_by_name(tmp_path, capsys):
+    from benchmarks import bench_notebooks
+    with pytest.raises(SystemExit):
+        main(["--notebook-dir", str(tmp_path)])
+    assert f"--notebook-dir '{tmp_path}' holds no lesson" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"folder=.* holds no lesson \(NN_name.ipynb\)"):
+        bench_notebooks.run("tiny", folder=tmp_path)
