@@ -6,12 +6,12 @@ import importlib
 import importlib.metadata
 import json
 import os
-import pathlib
 import pkgutil
 import platform
 import sys
 
 import benchmarks
+from lessons_lib import publish
 
 
 def modules(only=None):
@@ -68,7 +68,7 @@ def main(argv=None):
     parser.add_argument("names", nargs="*",
                         help="benchmarks to run (default: all), e.g. bench_harness")
     args = parser.parse_args(argv)
-    if args.notebook_dir and not any(pathlib.Path(args.notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+    if args.notebook_dir and not publish.lessons(args.notebook_dir):
         parser.error(f"--notebook-dir {args.notebook_dir!r} holds no lesson (NN_name.ipynb)")
     if args.threads:
         import torch

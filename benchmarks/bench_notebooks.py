@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+from lessons_lib import publish
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GOAL_EACH, GOAL_ALL = 60, 300
 
@@ -17,7 +19,7 @@ def run(size="full", notebooks=None, folder=None):
     """folder: where the lessons are (default notebooks/; build/student: the student
     edition); notebooks: only these file names."""
     folder = pathlib.Path(folder or ROOT / "notebooks")
-    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    paths = publish.lessons(folder)
     if not paths:
         raise ValueError(f"folder={str(folder)!r} holds no lesson (NN_name.ipynb)")
     if size == "tiny":
